@@ -1,0 +1,1 @@
+"""Devices: the canonical event model and the device vocabulary (pure, no I/O)."""

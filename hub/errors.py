@@ -1,0 +1,37 @@
+"""Errors of the hub.
+
+TryggError (devices.errors)
+ ├── IllegalTransition     an alert command that its state does not allow (HTTP 409)
+ ├── NotFound              an alert, device or account that does not exist (HTTP 404)
+ ├── StoreError            the database failed; the message is retried, never dropped
+ ├── SchemaTooNew          the database was migrated by a newer Trygg
+ └── ConfigError           settings that must not be used (placeholder secrets, ...)
+"""
+
+from __future__ import annotations
+
+from devices.errors import TryggError
+
+
+class IllegalTransition(TryggError):
+    def __init__(self, alert_id: str, state: str, command: str) -> None:
+        super().__init__(f"alert {alert_id} is {state}: cannot {command}")
+        self.alert_id = alert_id
+        self.state = state
+        self.command = command
+
+
+class NotFound(TryggError):
+    pass
+
+
+class StoreError(TryggError):
+    pass
+
+
+class SchemaTooNew(StoreError):
+    pass
+
+
+class ConfigError(TryggError):
+    pass

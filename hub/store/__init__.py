@@ -1,0 +1,1 @@
+"""Storage: the ports the hub writes through, an in-memory fake and SQLite."""

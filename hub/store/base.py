@@ -1,0 +1,175 @@
+"""The store ports. Small protocols, one implementation per backend.
+
+Every method is synchronous and is called from one store thread by the async
+shell (``hub.service``); implementations need not be thread-safe beyond that.
+``append_events`` is idempotent on event id: a re-sent event is not stored
+twice, and the return value counts only new rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from devices.events import EventBase
+from devices.registry import Placement
+from hub.alerts import Alert, AlertState, Transition
+from rules.decisions import Category
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    NATTEVAKT = "nattevakt"
+    STAFF = "staff"
+    TEKNIKER = "tekniker"
+    LEADER = "leader"
+    AUDITOR = "auditor"
+    RESIDENT_DEVICE = "resident_device"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    name: str
+    timezone: str = "Europe/Oslo"
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    id: str
+    site: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    id: str
+    site: str
+    unit: str
+    name: str
+    apartment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    site: str
+    gateway: str
+    type: str
+    serial: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementRecord:
+    """Installs a device in a unit/apartment/room, optionally serving a resident."""
+
+    device: str
+    unit: str | None
+    apartment: str | None = None
+    room: str | None = None
+    resident_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    username: str
+    display_name: str
+    role: Role
+    password_hash: str
+    site: str | None = None
+    units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    site: str | None = None
+    gateway: str | None = None
+    device: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    units: tuple[str, ...] | None = None  # None: no unit scope
+    limit: int = 100
+    cursor: int | None = None  # return rows with a position below this
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    position: int
+    event: EventBase
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    states: tuple[AlertState, ...] | None = None
+    site: str | None = None
+    category: tuple[Category, ...] | None = None
+    units: tuple[str, ...] | None = None  # None: no unit scope
+    limit: int = 200
+
+
+@dataclass(slots=True)
+class DeviceView:
+    """A device with its placement and what the hub last heard from it."""
+
+    device: Device
+    placement: PlacementRecord | None
+    last_seen: datetime | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class EventStore(Protocol):
+    def append_events(self, events: Sequence[tuple[EventBase, datetime]]) -> int:
+        """Store (event, received_at) pairs; ignore ids already stored; return new rows."""
+        ...
+
+    def list_events(self, flt: EventFilter) -> list[StoredEvent]: ...
+
+    def get_events(self, ids: Sequence[str]) -> list[EventBase]: ...
+
+
+class AlertStore(Protocol):
+    def save_alert(self, alert: Alert, transition: Transition | None = None) -> None:
+        """Insert or update the alert (with its event ids) and append the transition."""
+        ...
+
+    def get_alert(self, alert_id: str) -> Alert | None: ...
+
+    def list_alerts(self, flt: AlertFilter) -> list[Alert]: ...
+
+    def transitions(self, alert_id: str) -> list[Transition]: ...
+
+    def alert_for_event(self, event_id: str) -> str | None:
+        """The alert an event already raised or joined, so a redelivery raises nothing."""
+        ...
+
+
+class RegistryStore(Protocol):
+    def upsert_site(self, site: Site) -> None: ...
+    def upsert_unit(self, unit: Unit) -> None: ...
+    def upsert_resident(self, resident: Resident) -> None: ...
+    def upsert_device(self, device: Device) -> None: ...
+    def place(self, placement: PlacementRecord) -> None: ...
+    def placements(self) -> list[Placement]: ...
+    def list_devices(self, site: str | None = None) -> list[DeviceView]: ...
+    def get_resident(self, resident_id: str) -> Resident | None: ...
+
+
+class AccountStore(Protocol):
+    def upsert_account(self, account: Account) -> None: ...
+    def get_account(self, username: str) -> Account | None: ...
+    def list_accounts(self) -> list[Account]: ...
+
+
+class Store(EventStore, AlertStore, RegistryStore, AccountStore, Protocol):
+    """Everything one backend provides."""
+
+    def migrate(self) -> int:
+        """Apply pending migrations; return the schema version now in force."""
+        ...
+
+    def close(self) -> None: ...

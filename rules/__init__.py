@@ -1,0 +1,1 @@
+"""Rules: from events to decisions (pure, no I/O, no clock)."""
