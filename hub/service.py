@@ -1,0 +1,375 @@
+"""The hub's shell around the pure core: messages in, stored events and live alerts out.
+
+Flow for one message (all on the event loop, no awaits on the hot path):
+validate -> check topic -> drop duplicates by id -> look up the placement ->
+evaluate the rules -> raise or join alerts and notify at once -> queue the
+event for the store. A flusher task commits queued events in batches (group
+commit: whatever arrived while the previous batch was being written goes into
+the next one) and only then acknowledges the messages to the broker, so a hub
+killed mid-batch loses nothing and the broker redelivers. Alerts never wait
+for a batch: they are notified first and persisted by their own writer; an
+event that raised an alert is acknowledged only once that alert is stored.
+
+The store is synchronous and used from exactly one thread (``run_store``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import uuid6
+
+from devices.errors import EventRejected
+from devices.events import EventBase, parse_event
+from devices.registry import MemoryRegistry, Placement
+from hub import decide
+from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome, Transition, transition
+from hub.errors import NotFound, StoreError
+from hub.feed import AlertFeed
+from hub.metrics import Metrics
+from hub.store.base import AlertFilter, Store
+from rules import first as first_rules
+from rules.decisions import Decision
+
+log = logging.getLogger("trygg.hub")
+
+T = TypeVar("T")
+Ack = Callable[[], None]
+RuleFn = Callable[[Any, EventBase, datetime, Placement | None], tuple[Any, list[Decision]]]
+
+OPEN_STATES = tuple(s for s in AlertState if s.is_open)
+SEEN_IDS = 200_000  # recently seen event ids kept for duplicate detection
+MAX_SKEW = timedelta(minutes=5)
+RETRY_MAX_S = 30.0
+COMMAND_PERSIST_WAIT_S = 5.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_alert_id() -> str:
+    return str(uuid6.uuid7())
+
+
+class Notifier(Protocol):
+    """A delivery channel for alert changes (MQTT handhelds, webhooks, ...)."""
+
+    async def send(self, alert: Alert) -> None: ...
+
+
+def parse_topic(topic: str) -> tuple[str, str] | None:
+    """``trygg/v1/{site}/{gateway}/events`` -> (site, gateway)."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != "trygg" or parts[1] != "v1" or parts[4] != "events":
+        return None
+    return parts[2], parts[3]
+
+
+class _Pending:
+    __slots__ = ("ack", "alert_written", "event", "received_at")
+
+    def __init__(self, event: EventBase, received_at: datetime, ack: Ack | None) -> None:
+        self.event = event
+        self.received_at = received_at
+        self.ack = ack
+        self.alert_written: asyncio.Future[None] | None = None
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        new_id: Callable[[], str] = new_alert_id,
+        rules: RuleFn = first_rules.evaluate,
+        max_batch: int = 2000,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics or Metrics()
+        self.feed = AlertFeed()
+        self.registry = MemoryRegistry()
+        self.broker_connected = False
+        self._clock = clock
+        self._new_id = new_id
+        self._rules = rules
+        self._rule_state: Any = {}
+        self._max_batch = max_batch
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="trygg-store")
+        self._notifiers: list[Notifier] = []
+        self._open: dict[str, Alert] = {}
+        self._open_by_key: dict[decide.OpenKey, Alert] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._pending: list[_Pending] = []
+        self._alert_writes: asyncio.Queue[tuple[Alert, Transition | None, asyncio.Future[None]]]
+        self._wake: asyncio.Event
+        self._idle: asyncio.Event
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._store_ok = True
+
+    # --- life cycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._alert_writes = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        await self.reload_registry()
+        for alert in await self.run_store(
+            self.store.list_alerts, AlertFilter(states=OPEN_STATES, limit=100_000)
+        ):
+            self._remember(alert)
+            self._seen.update(dict.fromkeys(alert.event_ids))
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="trygg-flush"),
+            asyncio.create_task(self._alert_writer(), name="trygg-alert-writer"),
+        ]
+        log.info("hub started", extra={"open_alerts": len(self._open), "devices": len(self.registry)})
+
+    async def stop(self) -> None:
+        """Commit what is queued, then stop. Unacknowledged messages stay with the broker."""
+        await self.drain()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every queued event and alert write has been committed."""
+
+        async def _wait() -> None:
+            while self._pending or not self._idle.is_set() or not self._alert_writes.empty():
+                await asyncio.sleep(0.005)
+
+        await asyncio.wait_for(_wait(), timeout)
+
+    async def reload_registry(self) -> None:
+        placements = await self.run_store(self.store.placements)
+        registry = MemoryRegistry({p.device: p for p in placements})
+        self.registry = registry
+
+    def add_notifier(self, notifier: Notifier) -> None:
+        self._notifiers.append(notifier)
+
+    async def run_store(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def health(self) -> dict[str, object]:
+        ok = self.broker_connected and self._store_ok
+        return {
+            "status": "ok" if ok else "degraded",
+            "broker_connected": self.broker_connected,
+            "store_ok": self._store_ok,
+            "open_alerts": len(self._open),
+            "queued_events": len(self._pending),
+        }
+
+    def open_alerts(self) -> list[Alert]:
+        return list(self._open.values())
+
+    # --- ingest (hot path) ---------------------------------------------------------
+
+    def handle_message(self, payload: bytes, topic: str, ack: Ack | None = None) -> None:
+        """Take one message from the broker. Never raises: a bad message is counted,
+        logged and acknowledged (so it is not redelivered forever)."""
+        m = self.metrics
+        m.events_received.inc()
+        try:
+            event = parse_event(payload)
+            origin = parse_topic(topic)
+            if origin is None or origin != (event.site, event.gateway):
+                raise EventRejected("bad_topic", f"event from {event.site}/{event.gateway} on {topic}")
+        except EventRejected as exc:
+            m.events_rejected.labels(exc.reason).inc()
+            log.warning("event rejected", extra={"reason": exc.reason, "detail": exc.detail[:300], "topic": topic})
+            if ack is not None:
+                ack()
+            return
+        if event.id in self._seen:
+            m.events_duplicate.inc()
+            if ack is not None:
+                ack()
+            return
+        self._remember_seen(event.id)
+        now = self._clock()
+        pending = _Pending(event, now, ack)
+        try:
+            self._evaluate(event, now, pending)
+        except Exception:
+            # A failing rule must never cost the event: it is still stored.
+            m.rule_errors.inc()
+            log.exception("rule evaluation failed", extra={"event_id": event.id, "kind": event.kind})
+        self._pending.append(pending)
+        m.queue_depth.set(len(self._pending))
+        self._wake.set()
+
+    def _remember_seen(self, event_id: str) -> None:
+        seen = self._seen
+        seen[event_id] = None
+        if len(seen) > SEEN_IDS:
+            seen.popitem(last=False)
+
+    def _evaluate(self, event: EventBase, now: datetime, pending: _Pending) -> None:
+        placement = self.registry.placement(event.device)
+        if placement is None:
+            self.metrics.events_unknown_device.inc()
+        if event.ts - now > MAX_SKEW:
+            self.metrics.clock_skew.inc()
+        self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
+        if not decisions:
+            return
+        for effect in decide.apply(decisions, event, placement, self._open_by_key, self._new_id, now):
+            if isinstance(effect, decide.Raised):
+                pending.alert_written = self._on_raised(effect.alert, effect.transition, now)
+            else:
+                self._remember(effect.alert)
+                self._dispatch(effect.alert)
+                pending.alert_written = self._write_alert(effect.alert, None)
+
+    def _on_raised(self, alert: Alert, record: Transition, now: datetime) -> asyncio.Future[None]:
+        self.metrics.alerts_raised.labels(alert.category, alert.priority).inc()
+        self._write_alert(alert, record)
+        notified, sent = transition(alert, Command.NOTIFY, SYSTEM, now)
+        self._remember(notified)
+        self._dispatch(notified)
+        self.metrics.alert_latency.observe(max(0.0, (now - alert.event_ts).total_seconds()))
+        log.info(
+            "alert raised",
+            extra={
+                "alert_id": alert.id,
+                "rule": alert.rule,
+                "category": str(alert.category),
+                "priority": str(alert.priority),
+                "site": alert.site,
+                "unit": alert.unit,
+                "event_id": alert.event_ids[0],
+            },
+        )
+        return self._write_alert(notified, sent)
+
+    # --- alert commands (API) -------------------------------------------------------
+
+    async def command(
+        self,
+        alert_id: str,
+        command: Command,
+        actor: str,
+        *,
+        outcome: Outcome | None = None,
+        note: str | None = None,
+    ) -> Alert:
+        alert = self._open.get(alert_id)
+        if alert is None:
+            stored = await self.run_store(self.store.get_alert, alert_id)
+            if stored is None:
+                raise NotFound(f"alert {alert_id} not found")
+            alert = self._open.get(alert_id, stored)
+        new, record = transition(alert, command, actor, self._clock(), outcome=outcome, note=note)
+        self._remember(new)
+        self._dispatch(new)
+        written = self._write_alert(new, record)
+        log.info("alert %s", new.state, extra={"alert_id": new.id, "actor": actor})
+        try:
+            await asyncio.wait_for(asyncio.shield(written), COMMAND_PERSIST_WAIT_S)
+        except TimeoutError:
+            log.error("alert change not yet stored; retrying", extra={"alert_id": new.id})
+        return new
+
+    # --- alert bookkeeping ------------------------------------------------------------
+
+    def _remember(self, alert: Alert) -> None:
+        key = decide.open_key(alert)
+        if alert.is_open:
+            self._open[alert.id] = alert
+            current = self._open_by_key.get(key)
+            if current is None or current.id == alert.id or not current.is_open:
+                self._open_by_key[key] = alert
+        else:
+            self._open.pop(alert.id, None)
+            current = self._open_by_key.get(key)
+            if current is not None and current.id == alert.id:
+                del self._open_by_key[key]
+
+    def _dispatch(self, alert: Alert) -> None:
+        self.feed.publish(alert)
+        for notifier in self._notifiers:
+            self._spawn(self._send(notifier, alert))
+
+    async def _send(self, notifier: Notifier, alert: Alert) -> None:
+        try:
+            await notifier.send(alert)
+        except Exception:
+            log.exception("notifier failed", extra={"alert_id": alert.id, "notifier": type(notifier).__name__})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _write_alert(self, alert: Alert, record: Transition | None) -> asyncio.Future[None]:
+        if record is not None:
+            self.metrics.alert_transitions.labels(str(record.to_state)).inc()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._alert_writes.put_nowait((alert, record, done))
+        return done
+
+    async def _alert_writer(self) -> None:
+        # One writer, in order: a retried write can never overwrite a newer state.
+        while True:
+            alert, record, done = await self._alert_writes.get()
+            await self._retry(lambda a=alert, r=record: self.store.save_alert(a, r), "alert")
+            if not done.done():
+                done.set_result(None)
+
+    # --- batched event writes ------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                self._idle.clear()
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._commit(batch)
+                self.metrics.queue_depth.set(len(self._pending))
+            self._idle.set()
+
+    async def _commit(self, batch: Sequence[_Pending]) -> None:
+        rows = [(p.event, p.received_at) for p in batch]
+        started = asyncio.get_running_loop().time()
+        stored = await self._retry(lambda: self.store.append_events(rows), "events")
+        m = self.metrics
+        m.store_batch_seconds.observe(asyncio.get_running_loop().time() - started)
+        m.store_batch_size.observe(len(batch))
+        m.events_stored.inc(stored)
+        waits = [p.alert_written for p in batch if p.alert_written is not None]
+        if waits:
+            await asyncio.gather(*waits)
+        for p in batch:
+            if p.ack is not None:
+                p.ack()
+
+    async def _retry(self, fn: Callable[[], T], what: str) -> T:
+        delay = 0.1
+        while True:
+            try:
+                result = await self.run_store(fn)
+            except StoreError as exc:
+                self._store_ok = False
+                self.metrics.store_failures.inc()
+                log.error("store write failed, retrying in %.1f s: %s", delay, exc, extra={"what": what})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            self._store_ok = True
+            return result
