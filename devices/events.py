@@ -133,7 +133,7 @@ class EventBase(_Frozen):
     @field_validator("id")
     @classmethod
     def _id_is_uuid_or_ulid(cls, value: str) -> str:
-        if not _ID_PATTERN.match(value):
+        if not _ID_PATTERN.fullmatch(value):
             raise ValueError("must be a UUID (v7) or a ULID")
         return value
 
@@ -201,10 +201,12 @@ def parse_event(raw: bytes | str) -> EventBase:
     Raises :class:`EventRejected` with a short machine reason (used as a
     metric label) and a human detail naming the field and value.
     """
-    if len(raw) > MAX_EVENT_BYTES:
-        raise EventRejected("oversized", f"payload is {len(raw)} bytes, limit {MAX_EVENT_BYTES}")
+    size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+    if size > MAX_EVENT_BYTES:
+        raise EventRejected("oversized", f"payload is {size} bytes, limit {MAX_EVENT_BYTES}")
     try:
-        return _ADAPTER.validate_json(raw)
+        # Strict: JSON must carry the right types (no "7" for 7, no epoch for ts).
+        return _ADAPTER.validate_json(raw, strict=True)
     except ValidationError as exc:
         raise EventRejected(*_reason(exc)) from exc
 

@@ -158,7 +158,8 @@ def transition(
     if command is Command.RESOLVE and outcome is None:
         raise ValueError("resolving an alert needs an outcome")
     changes: dict[str, object] = {"state": target, "updated_at": now}
-    if command is Command.ACCEPT:
+    if command is Command.ACCEPT or (command is Command.ON_SITE and alert.accepted_by is None):
+        # Arriving without pressing accept still means this person took the alert.
         changes["accepted_by"] = actor
     if command is Command.RESOLVE:
         changes["outcome"] = outcome
@@ -169,7 +170,7 @@ def transition(
         to_state=target,
         at=now,
         actor=actor,
-        outcome=outcome,
+        outcome=outcome if command is Command.RESOLVE else None,
         note=note,
     )
     return alert.model_copy(update=changes), record

@@ -1,0 +1,153 @@
+"""The first fixed rules: which kinds raise what, and what the messages say."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from builders import NOW, RESIDENT_ID, event, placement
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from devices.events import KINDS
+from devices.registry import Placement
+from rules.decisions import Category, Priority, Raise
+from rules.first import RULES, evaluate
+
+# kind, data -> rule, category, priority, merge_open
+R, COL, TECH = Category.RESIDENT, Category.COLLEAGUE, Category.TECHNICAL
+CRIT, HIGH, LOW = Priority.CRITICAL, Priority.HIGH, Priority.LOW
+# fmt: off
+RAISING: list[tuple[str, dict[str, Any] | None, str, Category, Priority, bool]] = [
+    ("alarm.button",       None,                  "first.alarm_button", R,    HIGH, True),
+    ("alarm.button",       {"press": "long"},     "first.alarm_button", R,    HIGH, True),
+    ("fall.detected",      None,                  "first.fall",         R,    CRIT, True),
+    ("fall.detected",      {"confidence": 0.2},   "first.fall",         R,    CRIT, True),
+    ("staff.alarm",        None,                  "first.staff_alarm",  COL,  CRIT, False),
+    ("staff.alarm",        {"location": "hall"},  "first.staff_alarm",  COL,  CRIT, False),
+    ("smoke.detected",     None,                  "first.smoke",        R,    CRIT, True),
+    ("smoke.detected",     {"test": False},       "first.smoke",        R,    CRIT, True),
+    ("smoke.detected",     {"test": True},        "first.smoke_test",   TECH, LOW,  True),
+    ("device.battery_low", None,                  "first.battery_low",  TECH, LOW,  True),
+    ("device.battery_low", {"battery_pct": 7},    "first.battery_low",  TECH, LOW,  True),
+]
+# fmt: on
+RAISING_KINDS = {row[0] for row in RAISING}
+SILENT_KINDS = sorted(KINDS - RAISING_KINDS)
+PLACEMENTS = [
+    pytest.param(placement(), id="registered"),
+    pytest.param(None, id="unregistered"),
+]
+
+
+def decide(
+    kind: str,
+    data: dict[str, Any] | None = None,
+    where: Placement | None = None,
+    device: str = "dev-1",
+) -> list[Raise]:
+    state: dict[str, Any] = {}
+    new_state, decisions = evaluate(state, event(kind, data=data, device=device), NOW, where)
+    assert new_state == {}, "the first rules hold no state"
+    return decisions
+
+
+def test_the_table_covers_every_rule() -> None:
+    assert set(RULES) == RAISING_KINDS
+
+
+@pytest.mark.parametrize("where", PLACEMENTS)
+@pytest.mark.parametrize(
+    ("kind", "data", "rule", "category", "priority", "merge_open"),
+    RAISING,
+    ids=[f"{row[0]}-{row[1]}" for row in RAISING],
+)
+def test_raising_kinds(
+    kind: str,
+    data: dict[str, Any] | None,
+    rule: str,
+    category: Category,
+    priority: Priority,
+    merge_open: bool,
+    where: Placement | None,
+) -> None:
+    [decision] = decide(kind, data, where)
+
+    assert decision.rule == rule
+    assert decision.category is category
+    assert decision.priority is priority
+    assert decision.merge_open is merge_open
+    assert decision.message
+
+
+@pytest.mark.parametrize("where", PLACEMENTS)
+@pytest.mark.parametrize("kind", SILENT_KINDS)
+def test_every_other_kind_decides_nothing(kind: str, where: Placement | None) -> None:
+    assert decide(kind, where=where) == []
+
+
+def test_colleague_alarms_are_never_merged() -> None:
+    [decision] = decide("staff.alarm")
+    assert decision.merge_open is False
+
+
+def test_a_smoke_self_test_sends_nobody() -> None:
+    [decision] = decide("smoke.detected", {"test": True})
+    assert decision.category is Category.TECHNICAL
+    assert decision.rule != decide("smoke.detected")[0].rule
+
+
+@pytest.mark.parametrize("kind", sorted(RAISING_KINDS))
+def test_an_unregistered_device_still_raises_and_is_named(kind: str) -> None:
+    [decision] = decide(kind, device="sensor-0042")
+    assert "sensor-0042" in decision.message
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        (placement(), "H0102"),
+        (placement(apartment=None), "bedroom"),
+        (placement(apartment=None, room=None), "unit-A"),
+        (placement(apartment=None, room=None, unit=None), "site-1"),
+    ],
+    ids=["apartment", "room", "unit", "site"],
+)
+def test_the_message_says_where(where: Placement, expected: str) -> None:
+    [decision] = decide("alarm.button", where=where)
+    assert expected in decision.message
+
+
+def test_a_staff_alarm_says_where_the_presser_is() -> None:
+    [decision] = decide("staff.alarm", {"location": "common room"}, placement())
+    assert "common room" in decision.message
+
+
+def test_battery_level_is_in_the_message() -> None:
+    [decision] = decide("device.battery_low", {"battery_pct": 7}, placement())
+    assert "7 %" in decision.message
+
+
+@pytest.mark.parametrize("where", PLACEMENTS)
+@pytest.mark.parametrize("kind", sorted(RAISING_KINDS))
+def test_messages_carry_no_resident_id(kind: str, where: Placement | None) -> None:
+    for decision in decide(kind, where=where):
+        assert RESIDENT_ID not in decision.message
+        assert RESIDENT_ID not in decision.model_dump_json()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    resident_id=st.from_regex(r"res-[0-9a-z]{6,12}", fullmatch=True),
+    kind=st.sampled_from(sorted(RAISING_KINDS)),
+)
+def test_no_resident_id_leaks_into_any_message(resident_id: str, kind: str) -> None:
+    for decision in decide(kind, where=placement(resident_id=resident_id)):
+        assert resident_id not in decision.message
+
+
+def test_state_is_passed_through_untouched() -> None:
+    state: dict[str, Any] = {"kept": [1, 2]}
+    new_state, _ = evaluate(state, event("alarm.button"), NOW, placement())
+    assert new_state is state
+    assert state == {"kept": [1, 2]}
