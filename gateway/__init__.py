@@ -1,0 +1,1 @@
+"""The edge gateway (MQTT and serial adapters, outbox, uplink): the gateway issue builds it."""

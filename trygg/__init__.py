@@ -1,0 +1,1 @@
+"""The composition root: the ``trygg`` command, the demo and the benchmarks."""

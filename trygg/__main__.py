@@ -1,0 +1,3 @@
+from trygg.cli import app
+
+app(prog_name="trygg")

@@ -1,0 +1,106 @@
+"""``trygg demo``: an embedded broker, a hub on SQLite, the API, and one night played.
+
+Demo mode only: the staff accounts have the password ``demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from rich.console import Console
+
+from hub.alerts import Alert, AlertState
+from hub.settings import HubSettings
+from simulators.player import play
+from simulators.scenario import load_scenario
+from trygg.broker import embedded_broker
+from trygg.runtime import open_store, running_hub
+from trygg.seed import seed_demo_accounts, seed_registry
+
+STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def _alert_line(alert: Alert) -> str:
+    colour = STYLE.get(str(alert.priority), "")
+    where = alert.apartment or alert.unit or alert.site
+    return (
+        f"[{colour}]{alert.priority.upper():8}[/] {alert.category:9} {alert.message}"
+        f"  [dim]({where}, alert {alert.id})[/]"
+    )
+
+
+async def _print_alerts(running_feed: object, console: Console) -> None:
+    async with running_feed.subscribe() as queue:  # type: ignore[attr-defined]
+        while True:
+            alert = await queue.get()
+            if alert is not None and alert.state is AlertState.NOTIFIED:
+                console.print(_alert_line(alert))
+            elif alert is not None and not alert.is_open:
+                console.print(f"[green]{alert.state:9}[/] {alert.message} [dim](by {alert.accepted_by})[/]")
+
+
+async def run_demo(
+    *,
+    data_dir: Path,
+    http_port: int,
+    mqtt_port: int,
+    speed: float,
+    duration: float | None,
+    simulate: bool,
+    stop: asyncio.Event,
+    console: Console,
+) -> None:
+    scenario = load_scenario("night-unit")
+    settings = HubSettings(
+        demo=True,
+        data_dir=data_dir,
+        http_port=http_port,
+        mqtt_port=mqtt_port,
+        mqtt_protocol=4,  # amqtt speaks MQTT 3.1.1
+        mqtt_client_id="trygg-hub-demo",
+    )
+    store = open_store(settings)
+    seed_registry(store, scenario)
+    accounts = seed_demo_accounts(store, scenario)
+    async with embedded_broker("127.0.0.1", mqtt_port), running_hub(settings, store, stop) as run:
+        base = f"http://127.0.0.1:{http_port}"
+        console.print(f"[bold]Trygg demo[/]: API {base}/docs, metrics {base}/metrics, broker 127.0.0.1:{mqtt_port}")
+        console.print(f"Accounts (password [bold]demo[/]): {', '.join(accounts)}. Ctrl-C stops.")
+        console.print(
+            f'Accept an alert: TOKEN=$(curl -s -d "username=nattevakt&password=demo" {base}/api/v1/auth/token'
+            " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'); "
+            f'curl -X POST -H "Authorization: Bearer $TOKEN" {base}/api/v1/alerts/ALERT_ID/accept'
+        )
+        tasks = [asyncio.create_task(_print_alerts(run.hub.feed, console))]
+        if simulate:
+            console.print(f"Playing [bold]{scenario.name}[/] at {speed:g}x: one night, 22:00-07:00 Europe/Oslo")
+            tasks.append(asyncio.create_task(_play(scenario, mqtt_port, speed, stop, console)))
+        try:
+            await asyncio.wait_for(stop.wait(), duration)
+        except TimeoutError:
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
+    store.close()
+    console.print("[bold]Trygg demo stopped.[/]")
+
+
+async def _play(scenario: object, mqtt_port: int, speed: float, stop: asyncio.Event, console: Console) -> None:
+    result = await play(
+        scenario,  # type: ignore[arg-type]
+        "127.0.0.1",
+        mqtt_port,
+        speed=speed,
+        stop=stop,
+        progress=False,
+        client_id="trygg-demo-sim",
+    )
+    if stop.is_set():
+        console.print(f"Simulation stopped after {result.published} events.")
+    else:
+        console.print(f"Night played: {result.published} events published. The API stays up until Ctrl-C.")

@@ -1,0 +1,125 @@
+"""Run a hub: the store, the MQTT ingest and the HTTP server in one event loop.
+
+Shared by ``trygg hub`` and ``trygg demo``. Everything is opened here and
+closed here, in reverse order, when ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import uvicorn
+
+from hub.api import create_app
+from hub.auth import TokenIssuer, hash_password, verify_password
+from hub.errors import ConfigError
+from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
+from hub.service import Hub, utcnow
+from hub.settings import DEMO_PASSWORD, HubSettings
+from hub.store.base import Account, Role, Store
+from hub.store.sqlite import SqliteStore
+
+log = logging.getLogger("trygg")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the CLI owns SIGINT/SIGTERM."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+@dataclass
+class Running:
+    hub: Hub
+    server: uvicorn.Server
+    tasks: list[asyncio.Task[None]]
+
+
+def open_store(settings: HubSettings) -> SqliteStore:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(settings.db_path)
+    version = store.migrate()
+    log.info("store ready", extra={"path": str(settings.db_path), "schema_version": version})
+    return store
+
+
+def broker_settings(settings: HubSettings) -> BrokerSettings:
+    return BrokerSettings(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+        client_id=settings.mqtt_client_id,
+        protocol=settings.mqtt_protocol,
+        tls=settings.mqtt_tls,
+    )
+
+
+def ensure_admin(store: Store, settings: HubSettings) -> None:
+    if settings.admin_password is None or store.get_account("admin") is not None:
+        return
+    store.upsert_account(
+        Account(
+            username="admin",
+            display_name="Administrator",
+            role=Role.ADMIN,
+            password_hash=hash_password(settings.admin_password.get_secret_value()),
+        )
+    )
+    log.info("created the admin account")
+
+
+def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
+    """Outside demo mode: no placeholder secrets and no account with the demo password."""
+    problems = settings.production_problems()
+    weak = [a.username for a in store.list_accounts() if verify_password(a.password_hash, DEMO_PASSWORD)]
+    if weak:
+        problems.append(f"accounts with the demo password: {', '.join(sorted(weak))}")
+    if not store.list_accounts() and settings.admin_password is None:
+        problems.append("no accounts: set TRYGG_ADMIN_PASSWORD to create the admin account")
+    if problems:
+        raise ConfigError("refusing to start outside demo mode: " + "; ".join(problems))
+
+
+@asynccontextmanager
+async def running_hub(
+    settings: HubSettings, store: Store, stop: asyncio.Event
+) -> AsyncIterator[Running]:
+    hub = Hub(store)
+    await hub.start()
+    publisher = MqttAlertPublisher()
+    hub.add_notifier(publisher)
+    tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
+    app = create_app(hub, tokens, utcnow)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = _Server(config)
+    tasks = [
+        asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
+        asyncio.create_task(server.serve()),
+    ]
+    try:
+        while not server.started:
+            if tasks[1].done():
+                tasks[1].result()
+                raise ConfigError(f"HTTP server did not start on {settings.http_host}:{settings.http_port}")
+            await asyncio.sleep(0.02)
+        yield Running(hub, server, tasks)
+    finally:
+        stop.set()
+        server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await hub.stop()
