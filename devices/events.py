@@ -151,7 +151,7 @@ def _event(kind: str, data: type[_Frozen]) -> type[EventBase]:
         name,
         (EventBase,),
         {
-            "__annotations__": {"kind": Literal[kind], "data": data},  # type: ignore[valid-type]
+            "__annotations__": {"kind": Literal[kind], "data": data},
             "data": Field(default=default),
             "__module__": __name__,
         },
@@ -190,9 +190,11 @@ EVENT_CLASSES: dict[str, type[EventBase]] = {k: _event(k, m) for k, m in DATA_MO
 # ``Event`` is any one of the kind classes; at run time it is a tagged union
 # discriminated on ``kind``, so validation looks at one class only.
 Event: TypeAlias = EventBase
-_ADAPTER: TypeAdapter[EventBase] = TypeAdapter(
-    Annotated[Union[tuple(EVENT_CLASSES.values())], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
-)
+_UNION: Any = Annotated[
+    Union[tuple(EVENT_CLASSES.values())],  # noqa: UP007
+    Field(discriminator="kind"),
+]
+_ADAPTER: TypeAdapter[EventBase] = TypeAdapter(_UNION)
 
 
 def parse_event(raw: bytes | str) -> EventBase:
