@@ -7,7 +7,6 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from builders import EVENT_ID, NOW, alert, event, event_id, placement
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -26,6 +25,8 @@ from hub.alerts import (
 )
 from hub.errors import IllegalTransition
 from rules.decisions import Category, Priority, Raise
+
+from builders import EVENT_ID, NOW, alert, event, event_id, placement
 
 LATER = NOW + timedelta(minutes=3)
 TERMINAL = [AlertState.RESOLVED, AlertState.CANCELLED]
