@@ -144,9 +144,11 @@ class EventBase(_Frozen):
 def _event(kind: str, data: type[_Frozen]) -> type[EventBase]:
     """Build the envelope class for one kind: ``kind`` is the discriminator."""
     name = "".join(part.title() for part in re.split(r"[._]", kind)) + "Event"
-    default: Any = ... if data.model_fields and any(
-        f.is_required() for f in data.model_fields.values()
-    ) else data()
+    default: Any = (
+        ...
+        if data.model_fields and any(f.is_required() for f in data.model_fields.values())
+        else data()
+    )
     return type(
         name,
         (EventBase,),

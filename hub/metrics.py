@@ -37,7 +37,9 @@ class Metrics:
             registry=r,
         )
         self.alert_transitions = Counter(
-            "trygg_alert_transitions_total", "Alert transitions, by target state", ["state"],
+            "trygg_alert_transitions_total",
+            "Alert transitions, by target state",
+            ["state"],
             registry=r,
         )
         self.alert_latency = Histogram(
@@ -47,12 +49,16 @@ class Metrics:
             registry=r,
         )
         self.store_batch_size = Histogram(
-            "trygg_store_batch_size", "Events per store commit",
-            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000), registry=r,
+            "trygg_store_batch_size",
+            "Events per store commit",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=r,
         )
         self.store_batch_seconds = Histogram(
-            "trygg_store_batch_seconds", "Time to write and commit one batch of events",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5), registry=r,
+            "trygg_store_batch_seconds",
+            "Time to write and commit one batch of events",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+            registry=r,
         )
         self.store_failures = Counter(
             "trygg_store_failures_total", "Store writes that failed and will be retried", registry=r

@@ -12,6 +12,7 @@ store commit in batches (MQTT 3.1.1 brokers such as Mosquitto allow only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,10 +127,8 @@ async def run_ingest(
             hub.metrics.broker_reconnects.inc()
             await publisher.attach(None)
             log.warning("broker connection lost (%s); retrying in %.1f s", exc, delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, settings.backoff_max_s)
 
 

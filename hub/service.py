@@ -133,7 +133,9 @@ class Hub:
             asyncio.create_task(self._flush_loop(), name="trygg-flush"),
             asyncio.create_task(self._alert_writer(), name="trygg-alert-writer"),
         ]
-        log.info("hub started", extra={"open_alerts": len(self._open), "devices": len(self.registry)})
+        log.info(
+            "hub started", extra={"open_alerts": len(self._open), "devices": len(self.registry)}
+        )
 
     async def stop(self) -> None:
         """Commit what is queued, then stop. Unacknowledged messages stay with the broker."""
@@ -187,10 +189,15 @@ class Hub:
             event = parse_event(payload)
             origin = parse_topic(topic)
             if origin is None or origin != (event.site, event.gateway):
-                raise EventRejected("bad_topic", f"event from {event.site}/{event.gateway} on {topic}")
+                raise EventRejected(
+                    "bad_topic", f"event from {event.site}/{event.gateway} on {topic}"
+                )
         except EventRejected as exc:
             m.events_rejected.labels(exc.reason).inc()
-            log.warning("event rejected", extra={"reason": exc.reason, "detail": exc.detail[:300], "topic": topic})
+            log.warning(
+                "event rejected",
+                extra={"reason": exc.reason, "detail": exc.detail[:300], "topic": topic},
+            )
             if ack is not None:
                 ack()
             return
@@ -207,7 +214,9 @@ class Hub:
         except Exception:
             # A failing rule must never cost the event: it is still stored.
             m.rule_errors.inc()
-            log.exception("rule evaluation failed", extra={"event_id": event.id, "kind": event.kind})
+            log.exception(
+                "rule evaluation failed", extra={"event_id": event.id, "kind": event.kind}
+            )
         self._pending.append(pending)
         m.queue_depth.set(len(self._pending))
         self._wake.set()
@@ -227,7 +236,9 @@ class Hub:
         self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
         if not decisions:
             return
-        for effect in decide.apply(decisions, event, placement, self._open_by_key, self._new_id, now):
+        for effect in decide.apply(
+            decisions, event, placement, self._open_by_key, self._new_id, now
+        ):
             if isinstance(effect, decide.Raised):
                 pending.alert_written = self._on_raised(effect.alert, effect.transition, now)
             else:
@@ -308,7 +319,9 @@ class Hub:
         try:
             await notifier.send(alert)
         except Exception:
-            log.exception("notifier failed", extra={"alert_id": alert.id, "notifier": type(notifier).__name__})
+            log.exception(
+                "notifier failed", extra={"alert_id": alert.id, "notifier": type(notifier).__name__}
+            )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -367,7 +380,9 @@ class Hub:
             except StoreError as exc:
                 self._store_ok = False
                 self.metrics.store_failures.inc()
-                log.error("store write failed, retrying in %.1f s: %s", delay, exc, extra={"what": what})
+                log.error(
+                    "store write failed, retrying in %.1f s: %s", delay, exc, extra={"what": what}
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue

@@ -11,7 +11,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"", "demo", "admin", "password", "changeme", "change-me", "secret", "trygg"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "demo", "admin", "password", "changeme", "change-me", "secret", "trygg"}
+)
 DEMO_PASSWORD = "demo"
 
 

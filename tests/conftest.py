@@ -14,7 +14,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-MOSQUITTO = (os.environ.get("TRYGG_TEST_MQTT_HOST", "127.0.0.1"), int(os.environ.get("TRYGG_TEST_MQTT_PORT", "1883")))
+MOSQUITTO = (
+    os.environ.get("TRYGG_TEST_MQTT_HOST", "127.0.0.1"),
+    int(os.environ.get("TRYGG_TEST_MQTT_PORT", "1883")),
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -147,8 +147,12 @@ def schema_events() -> None:
 def sim_scenario(
     name: Annotated[str, typer.Argument(help="scenario name (night-unit) or YAML file")],
     broker: Annotated[str, typer.Option(help="HOST:PORT")] = "127.0.0.1:1883",
-    speed: Annotated[float, typer.Option(help="scenario time per real time; 0 = as fast as possible")] = 60.0,
-    stamp: Annotated[str, typer.Option(help="live: events carry the wall clock; scenario: the planned time")] = "live",
+    speed: Annotated[
+        float, typer.Option(help="scenario time per real time; 0 = as fast as possible")
+    ] = 60.0,
+    stamp: Annotated[
+        str, typer.Option(help="live: events carry the wall clock; scenario: the planned time")
+    ] = "live",
     username: Annotated[str | None, typer.Option(envvar="TRYGG_SIM_USERNAME")] = None,
     password: Annotated[str | None, typer.Option(envvar="TRYGG_SIM_PASSWORD")] = None,
 ) -> None:
@@ -168,8 +172,16 @@ def sim_scenario(
 
     async def main(stop: asyncio.Event) -> None:
         result = await play(
-            scenario, host, port, speed=speed, stamp=stamp, on_event=show, username=username,
-            password=password, stop=stop, progress=False,
+            scenario,
+            host,
+            port,
+            speed=speed,
+            stamp=stamp,
+            on_event=show,
+            username=username,
+            password=password,
+            stop=stop,
+            progress=False,
         )
         console.print(f"published {result.published} events")
 
@@ -178,12 +190,20 @@ def sim_scenario(
 
 @bench_app.command("ingest")
 def bench_ingest(
-    broker: Annotated[str | None, typer.Option(help="HOST:PORT of a running broker; default: start a private Mosquitto")] = None,
+    broker: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT of a running broker; default: start a private Mosquitto"),
+    ] = None,
     events: Annotated[int, typer.Option(help="events for the throughput phase")] = 50_000,
     rate: Annotated[float, typer.Option(help="background events/s for the latency phase")] = 500.0,
     seconds: Annotated[float, typer.Option(help="length of the latency phase")] = 20.0,
     store: Annotated[str, typer.Option(help="sqlite or memory")] = "sqlite",
-    output: Annotated[Path | None, typer.Option(help="write the result section into this markdown file (e.g. docs/benchmarks.md)")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="write the result section into this markdown file (e.g. docs/benchmarks.md)"
+        ),
+    ] = None,
 ) -> None:
     """Hub ingest events/s vs. a bare aiomqtt subscriber, and alert latency p50/p99."""
     from rich.markup import escape
@@ -192,7 +212,9 @@ def bench_ingest(
 
     host_port = parse_broker(broker) if broker else None
     try:
-        run_ingest_bench(host_port, events=events, rate=rate, seconds=seconds, store=store, output=output)
+        run_ingest_bench(
+            host_port, events=events, rate=rate, seconds=seconds, store=store, output=output
+        )
     except BenchError as exc:
         err.print(f"[red]bench ingest failed:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc

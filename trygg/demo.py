@@ -38,7 +38,9 @@ async def _print_alerts(running_feed: object, console: Console) -> None:
             if alert is not None and alert.state is AlertState.NOTIFIED:
                 console.print(_alert_line(alert))
             elif alert is not None and not alert.is_open:
-                console.print(f"[green]{alert.state:9}[/] {alert.message} [dim](by {alert.accepted_by})[/]")
+                console.print(
+                    f"[green]{alert.state:9}[/] {alert.message} [dim](by {alert.accepted_by})[/]"
+                )
 
 
 async def run_demo(
@@ -66,7 +68,9 @@ async def run_demo(
     accounts = seed_demo_accounts(store, scenario)
     async with embedded_broker("127.0.0.1", mqtt_port), running_hub(settings, store, stop) as run:
         base = f"http://127.0.0.1:{http_port}"
-        console.print(f"[bold]Trygg demo[/]: API {base}/docs, metrics {base}/metrics, broker 127.0.0.1:{mqtt_port}")
+        console.print(
+            f"[bold]Trygg demo[/]: API {base}/docs, metrics {base}/metrics, broker 127.0.0.1:{mqtt_port}"
+        )
         console.print(f"Accounts (password [bold]demo[/]): {', '.join(accounts)}. Ctrl-C stops.")
         console.print(
             f'Accept an alert: TOKEN=$(curl -s -d "username=nattevakt&password=demo" {base}/api/v1/auth/token'
@@ -75,7 +79,9 @@ async def run_demo(
         )
         tasks = [asyncio.create_task(_print_alerts(run.hub.feed, console))]
         if simulate:
-            console.print(f"Playing [bold]{scenario.name}[/] at {speed:g}x: one night, 22:00-07:00 Europe/Oslo")
+            console.print(
+                f"Playing [bold]{scenario.name}[/] at {speed:g}x: one night, 22:00-07:00 Europe/Oslo"
+            )
             tasks.append(asyncio.create_task(_play(scenario, mqtt_port, speed, stop, console)))
         try:
             await asyncio.wait_for(stop.wait(), duration)
@@ -90,7 +96,9 @@ async def run_demo(
     console.print("[bold]Trygg demo stopped.[/]")
 
 
-async def _play(scenario: object, mqtt_port: int, speed: float, stop: asyncio.Event, console: Console) -> None:
+async def _play(
+    scenario: object, mqtt_port: int, speed: float, stop: asyncio.Event, console: Console
+) -> None:
     result = await play(
         scenario,  # type: ignore[arg-type]
         "127.0.0.1",
@@ -103,4 +111,6 @@ async def _play(scenario: object, mqtt_port: int, speed: float, stop: asyncio.Ev
     if stop.is_set():
         console.print(f"Simulation stopped after {result.published} events.")
     else:
-        console.print(f"Night played: {result.published} events published. The API stays up until Ctrl-C.")
+        console.print(
+            f"Night played: {result.published} events published. The API stays up until Ctrl-C."
+        )

@@ -43,7 +43,9 @@ def configure(level: str = "INFO", *, json_output: bool | None = None) -> None:
         json_output = not sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter() if json_output else TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        JsonFormatter()
+        if json_output
+        else TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]

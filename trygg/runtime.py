@@ -79,7 +79,9 @@ def ensure_admin(store: Store, settings: HubSettings) -> None:
 def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
     """Outside demo mode: no placeholder secrets and no account with the demo password."""
     problems = settings.production_problems()
-    weak = [a.username for a in store.list_accounts() if verify_password(a.password_hash, DEMO_PASSWORD)]
+    weak = [
+        a.username for a in store.list_accounts() if verify_password(a.password_hash, DEMO_PASSWORD)
+    ]
     if weak:
         problems.append(f"accounts with the demo password: {', '.join(sorted(weak))}")
     if not store.list_accounts() and settings.admin_password is None:
@@ -115,7 +117,9 @@ async def running_hub(
         while not server.started:
             if tasks[1].done():
                 tasks[1].result()
-                raise ConfigError(f"HTTP server did not start on {settings.http_host}:{settings.http_port}")
+                raise ConfigError(
+                    f"HTTP server did not start on {settings.http_host}:{settings.http_port}"
+                )
             await asyncio.sleep(0.02)
         yield Running(hub, server, tasks)
     finally:

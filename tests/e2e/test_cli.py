@@ -48,7 +48,12 @@ def test_hub_refuses_default_credentials_outside_demo_mode(
     store.migrate()
     for name in accounts:
         store.upsert_account(
-            Account(username=name, display_name=name, role=Role.NATTEVAKT, password_hash=hash_password("demo"))
+            Account(
+                username=name,
+                display_name=name,
+                role=Role.NATTEVAKT,
+                password_hash=hash_password("demo"),
+            )
         )
     store.close()
     result = _run("hub", env={"TRYGG_DATA_DIR": str(tmp_path), "TRYGG_HTTP_PORT": "1", **env})

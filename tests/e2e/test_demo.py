@@ -10,8 +10,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from conftest import free_port
 from trygg.demo import run_demo
+
+from conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mqtt]
 
@@ -39,7 +40,9 @@ async def test_demo_night_raises_alerts_that_staff_can_accept(tmp_path: Path) ->
             auth = {"Authorization": f"Bearer {token}"}
             falls: list[dict[str, object]] = []
             for _ in range(400):
-                alerts = (await http.get("/api/v1/alerts", headers=auth, params={"state": "open"})).json()
+                alerts = (
+                    await http.get("/api/v1/alerts", headers=auth, params={"state": "open"})
+                ).json()
                 falls = [a for a in alerts if a["kind"] == "fall.detected"]
                 if falls:
                     break
@@ -50,7 +53,9 @@ async def test_demo_night_raises_alerts_that_staff_can_accept(tmp_path: Path) ->
             assert r.status_code == 200 and r.json()["accepted_by"] == "nattevakt"
             # tekniker sees technical alerts only
             tech = await _token(http, "tekniker")
-            seen = (await http.get("/api/v1/alerts", headers={"Authorization": f"Bearer {tech}"})).json()
+            seen = (
+                await http.get("/api/v1/alerts", headers={"Authorization": f"Bearer {tech}"})
+            ).json()
             assert all(a["category"] == "technical" for a in seen)
     finally:
         stop.set()

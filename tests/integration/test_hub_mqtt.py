@@ -22,8 +22,9 @@ from hub.auth import hash_password
 from hub.settings import HubSettings
 from hub.store.base import Account, Device, PlacementRecord, Role, Site, Unit
 from hub.store.sqlite import SqliteStore
-from conftest import free_port
 from trygg.runtime import Running, running_hub
+
+from conftest import free_port
 
 pytestmark = pytest.mark.mqtt
 PASSWORD = "correct horse battery"
@@ -104,7 +105,9 @@ async def _publish(host: str, port: int, site: str, payloads: list[bytes]) -> No
 
 
 async def _token(http: httpx.AsyncClient) -> str:
-    response = await http.post("/api/v1/auth/token", data={"username": "natt", "password": PASSWORD})
+    response = await http.post(
+        "/api/v1/auth/token", data={"username": "natt", "password": PASSWORD}
+    )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
@@ -120,8 +123,12 @@ async def _wait_for(predicate: Any, timeout: float = 5.0) -> Any:
         await asyncio.sleep(0.05)
 
 
-async def _sse_alerts(http: httpx.AsyncClient, token: str, out: asyncio.Queue[dict[str, Any]]) -> None:
-    async with http.stream("GET", "/api/v1/alerts/stream", params={"access_token": token}) as response:
+async def _sse_alerts(
+    http: httpx.AsyncClient, token: str, out: asyncio.Queue[dict[str, Any]]
+) -> None:
+    async with http.stream(
+        "GET", "/api/v1/alerts/stream", params={"access_token": token}
+    ) as response:
         assert response.status_code == 200
         event = None
         async for line in response.aiter_lines():
@@ -182,8 +189,12 @@ async def test_event_to_alert_through_broker(
         # Garbage and a wrong-topic event are rejected; a valid alarm after them still flows.
         spoofed = _event("someone-else", "alarm.button", "dev-button-1").model_dump_json().encode()
         button = _event(site, "alarm.button", "dev-button-1", seq=2)
-        await _publish(host, port, site, [b"{not json", b'{"kind": "door.wobbled"}', spoofed,
-                                          button.model_dump_json().encode()])
+        await _publish(
+            host,
+            port,
+            site,
+            [b"{not json", b'{"kind": "door.wobbled"}', spoofed, button.model_dump_json().encode()],
+        )
         second = await asyncio.wait_for(sse.get(), 5)
         while second["id"] == alert_id:  # the accept/resolve changes of the first alert
             second = await asyncio.wait_for(sse.get(), 5)
@@ -193,14 +204,21 @@ async def test_event_to_alert_through_broker(
         await run.hub.drain()
         detail = (await http.get(f"/api/v1/alerts/{alert_id}", headers=auth)).json()
         assert [t["to_state"] for t in detail["transitions"]] == [
-            "raised", "notified", "accepted", "resolved",
+            "raised",
+            "notified",
+            "accepted",
+            "resolved",
         ]
         assert detail["transitions"][2]["actor"] == "natt"
         assert [e["id"] for e in detail["events"]] == [fall.id]
 
-        alerts = (await http.get("/api/v1/alerts", headers=auth, params={"state": "resolved"})).json()
+        alerts = (
+            await http.get("/api/v1/alerts", headers=auth, params={"state": "resolved"})
+        ).json()
         assert [a["id"] for a in alerts if a["kind"] == "fall.detected"] == [alert_id]
-        events = (await http.get("/api/v1/events", headers=auth, params={"device": "dev-fall-1"})).json()
+        events = (
+            await http.get("/api/v1/events", headers=auth, params={"device": "dev-fall-1"})
+        ).json()
         assert [e["id"] for e in events["items"]] == [fall.id]
 
         metrics = (await http.get("/metrics")).text

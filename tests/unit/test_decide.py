@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from builders import NOW, clock, event, event_id, id_source, placement
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +12,8 @@ from devices.events import EventBase
 from hub.alerts import Alert, AlertState, Command, Outcome, transition
 from hub.decide import Attached, Effect, OpenKey, Raised, apply, open_key
 from rules.first import evaluate
+
+from builders import NOW, clock, event, event_id, id_source, placement
 
 
 class Board:

@@ -8,7 +8,6 @@ from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
-from builders import EVENT_ID, ULID, event, minimal_data, payload, raw, without
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -25,6 +24,8 @@ from devices.events import (
     events_json_schema,
     parse_event,
 )
+
+from builders import EVENT_ID, ULID, event, minimal_data, payload, raw, without
 
 ALL_KINDS = sorted(KINDS)
 KINDS_WITH_REQUIRED_DATA = sorted(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from builders import NOW, RESIDENT_ID, event, placement
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +12,8 @@ from devices.events import KINDS
 from devices.registry import Placement
 from rules.decisions import Category, Priority, Raise
 from rules.first import RULES, evaluate
+
+from builders import NOW, RESIDENT_ID, event, placement
 
 # kind, data -> rule, category, priority, merge_open
 R, COL, TECH = Category.RESIDENT, Category.COLLEAGUE, Category.TECHNICAL
