@@ -139,7 +139,12 @@ class Hub:
 
     async def stop(self) -> None:
         """Commit what is queued, then stop. Unacknowledged messages stay with the broker."""
-        await self.drain()
+        try:
+            await self.drain()
+        except TimeoutError:
+            # The store is down: what was not committed was not acked either, so
+            # the broker redelivers it to the next hub.
+            log.error("stopping with %d events not stored", len(self._pending))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
