@@ -82,7 +82,6 @@ BAD_LOGIN = "wrong username or password"
 OPEN_STATES = tuple(s for s in AlertState if s.is_open)
 
 
-
 class HubPort(Protocol):
     """What the API needs from ``hub.service.Hub``."""
 
@@ -325,7 +324,9 @@ async def _command(
 
 
 _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
 }
 
 

@@ -49,6 +49,9 @@ class BrokerSettings:
     password: str | None = None
     client_id: str = "trygg-hub"
     protocol: int = 5  # 5, or 4 for MQTT 3.1.1 (the embedded amqtt broker)
+    # How long the broker keeps the hub's session (and queues its events) while
+    # the hub is away. MQTT 5 only; 3.1.1 sessions last until the broker drops them.
+    session_expiry_s: int = SESSION_EXPIRY_S
     tls: bool = False
     backoff_max_s: float = 30.0
 
@@ -60,19 +63,26 @@ class MqttAlertPublisher:
     on reconnect; an older state is never sent after a newer one.
     """
 
-    def __init__(self) -> None:
+    channel = "mqtt"
+
+    def __init__(self, on_delivered: Callable[[Alert], object] | None = None) -> None:
         self._client: aiomqtt.Client | None = None
         self._waiting: dict[str, Alert] = {}
+        # Told about alerts that waited for the broker and have now been delivered.
+        self._on_delivered = on_delivered
 
-    async def send(self, alert: Alert) -> None:
+    async def send(self, alert: Alert) -> bool:
+        """True once the broker has acknowledged the message (QoS 1 PUBACK)."""
         client = self._client
         if client is None:
             self._waiting[alert.id] = alert
-            return
+            return False
         try:
             await client.publish(alerts_topic(alert.site), alert_message(alert), qos=1)
         except aiomqtt.MqttError:
             self._waiting[alert.id] = alert
+            return False
+        return True
 
     async def attach(self, client: aiomqtt.Client | None) -> None:
         self._client = client
@@ -80,7 +90,8 @@ class MqttAlertPublisher:
             return
         waiting, self._waiting = self._waiting, {}
         for alert in waiting.values():
-            await self.send(alert)
+            if await self.send(alert) and self._on_delivered is not None:
+                self._on_delivered(alert)
 
 
 def _client(settings: BrokerSettings) -> aiomqtt.Client:
@@ -95,7 +106,7 @@ def _client(settings: BrokerSettings) -> aiomqtt.Client:
     if settings.protocol == 5:
         props = Properties(PacketTypes.CONNECT)
         props.ReceiveMaximum = RECEIVE_MAXIMUM
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.SessionExpiryInterval = settings.session_expiry_s
         return aiomqtt.Client(
             **common,  # type: ignore[arg-type]
             protocol=aiomqtt.ProtocolVersion.V5,

@@ -123,12 +123,22 @@ class DeviceOut(_Out):
     @classmethod
     def of(cls, view: DeviceView) -> DeviceOut:
         d, p = view.device, view.placement
-        placement = None if p is None else PlacementOut(
-            unit=p.unit, apartment=p.apartment, room=p.room, resident_id=p.resident_id
+        placement = (
+            None
+            if p is None
+            else PlacementOut(
+                unit=p.unit, apartment=p.apartment, room=p.room, resident_id=p.resident_id
+            )
         )
         return cls(
-            id=d.id, site=d.site, gateway=d.gateway, type=d.type, serial=d.serial,
-            placement=placement, last_seen=view.last_seen, extra=dict(view.extra),
+            id=d.id,
+            site=d.site,
+            gateway=d.gateway,
+            type=d.type,
+            serial=d.serial,
+            placement=placement,
+            last_seen=view.last_seen,
+            extra=dict(view.extra),
         )
 
 

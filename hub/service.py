@@ -61,7 +61,11 @@ def new_alert_id() -> str:
 class Notifier(Protocol):
     """A delivery channel for alert changes (MQTT handhelds, webhooks, ...)."""
 
-    async def send(self, alert: Alert) -> None: ...
+    channel: str
+
+    async def send(self, alert: Alert) -> bool:
+        """Deliver the alert's current state; True once the channel has it."""
+        ...
 
 
 def parse_topic(topic: str) -> tuple[str, str] | None:
@@ -96,6 +100,7 @@ class Hub:
         self.store = store
         self.metrics = metrics or Metrics()
         self.feed = AlertFeed()
+        self.feed.on_subscribe = self._board_opened
         self.registry = MemoryRegistry()
         self.broker_connected = False
         self._clock = clock
@@ -253,11 +258,8 @@ class Hub:
 
     def _on_raised(self, alert: Alert, record: Transition, now: datetime) -> asyncio.Future[None]:
         self.metrics.alerts_raised.labels(alert.category, alert.priority).inc()
-        self._write_alert(alert, record)
-        notified, sent = transition(alert, Command.NOTIFY, SYSTEM, now)
-        self._remember(notified)
-        self._dispatch(notified)
-        self.metrics.alert_latency.observe(max(0.0, (now - alert.event_ts).total_seconds()))
+        self._remember(alert)
+        written = self._write_alert(alert, record)
         log.info(
             "alert raised",
             extra={
@@ -270,7 +272,32 @@ class Hub:
                 "event_id": alert.event_ids[0],
             },
         )
-        return self._write_alert(notified, sent)
+        if len(self.feed):
+            # Someone has the board open: it shows the alert now.
+            return self._notify(alert.id, "board") or written
+        self._dispatch(alert)  # notified once a channel confirms delivery
+        return written
+
+    def delivered(self, alert: Alert, channel: str) -> None:
+        """A channel confirms it has the alert (e.g. the broker acked it)."""
+        self._notify(alert.id, channel)
+
+    def _notify(self, alert_id: str, channel: str) -> asyncio.Future[None] | None:
+        """``raised -> notified`` once a channel has the alert; later deliveries change nothing."""
+        alert = self._open.get(alert_id)
+        if alert is None or alert.state is not AlertState.RAISED:
+            return None
+        now = self._clock()
+        notified, record = transition(alert, Command.NOTIFY, SYSTEM, now, note=f"via {channel}")
+        self._remember(notified)
+        self.metrics.alert_latency.observe(max(0.0, (now - alert.event_ts).total_seconds()))
+        self._dispatch(notified)
+        return self._write_alert(notified, record)
+
+    def _board_opened(self) -> None:
+        for alert in list(self._open.values()):
+            if alert.state is AlertState.RAISED:
+                self._notify(alert.id, "board")
 
     # --- alert commands (API) -------------------------------------------------------
 
@@ -322,7 +349,8 @@ class Hub:
 
     async def _send(self, notifier: Notifier, alert: Alert) -> None:
         try:
-            await notifier.send(alert)
+            if await notifier.send(alert):
+                self._notify(alert.id, notifier.channel)
         except Exception:
             log.exception(
                 "notifier failed", extra={"alert_id": alert.id, "notifier": type(notifier).__name__}

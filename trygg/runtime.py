@@ -59,6 +59,7 @@ def broker_settings(settings: HubSettings) -> BrokerSettings:
         client_id=settings.mqtt_client_id,
         protocol=settings.mqtt_protocol,
         tls=settings.mqtt_tls,
+        session_expiry_s=settings.mqtt_session_expiry_s,
     )
 
 
@@ -96,7 +97,7 @@ async def running_hub(
 ) -> AsyncIterator[Running]:
     hub = Hub(store)
     await hub.start()
-    publisher = MqttAlertPublisher()
+    publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))
     hub.add_notifier(publisher)
     tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
     app = create_app(hub, tokens, utcnow)

@@ -88,6 +88,7 @@ def test_hub_starts_serves_and_stops_on_sigterm(tmp_path: Path, mosquitto: tuple
         TRYGG_MQTT_HOST=mosquitto[0],
         TRYGG_MQTT_PORT=str(mosquitto[1]),
         TRYGG_MQTT_CLIENT_ID=f"hub-cli-{port}",
+        TRYGG_MQTT_SESSION_EXPIRY_S="5",
         TRYGG_ADMIN_PASSWORD="a long and private passphrase",
     )
     log = (tmp_path / "hub.log").open("w")

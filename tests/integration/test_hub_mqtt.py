@@ -82,6 +82,7 @@ async def running(
         mqtt_port=port,
         mqtt_protocol=protocol,
         mqtt_client_id=f"hub-{unique_site}",
+        mqtt_session_expiry_s=5,  # leave no queueing session behind on the shared broker
         demo=True,
     )
     store = SqliteStore(settings.db_path)

@@ -118,6 +118,15 @@ def seed(store: SqliteStore) -> None:
         store.upsert_account(Account(username, username.title(), role, hashed, site, units))
 
 
+class Handhelds:
+    """A delivery channel that always has the alert, as a connected broker would."""
+
+    channel = "handhelds"
+
+    async def send(self, alert: object) -> bool:
+        return True
+
+
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
     store = SqliteStore(":memory:")
@@ -126,6 +135,7 @@ async def env() -> AsyncIterator[Env]:
     clock = Clock(NOW)
     ids = itertools.count(1)
     hub = Hub(store, metrics=Metrics(), clock=clock, new_id=lambda: f"alert-{next(ids)}")
+    hub.add_notifier(Handhelds())
     await hub.start()
     tokens = TokenIssuer()
     app = create_app(hub, tokens, clock)

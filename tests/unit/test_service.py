@@ -239,3 +239,52 @@ async def test_a_failing_rule_never_costs_the_event() -> None:
     assert len(store.list_events(EventFilter())) == 1
     assert _count(h, "trygg_rule_errors_total") == 1
     await h.stop()
+
+
+class Channel:
+    """A delivery channel whose delivery can be switched on and off."""
+
+    channel = "handhelds"
+
+    def __init__(self, up: bool) -> None:
+        self.up = up
+        self.sent: list[AlertState] = []
+
+    async def send(self, alert: Any) -> bool:
+        self.sent.append(alert.state)
+        return self.up
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_an_alert_nobody_can_see_is_not_notified(hub: Hub) -> None:
+    down = Channel(up=False)
+    hub.add_notifier(down)
+    hub.handle_message(raw(ev("fall.detected")), TOPIC)
+    await _settle()
+    [alert] = hub.open_alerts()
+    assert alert.state is AlertState.RAISED and down.sent == [AlertState.RAISED]
+    assert _count(hub, "trygg_alert_latency_seconds_count") == 0
+    # The board opens: the alert is on a screen now.
+    async with hub.feed.subscribe():
+        [alert] = hub.open_alerts()
+        assert alert.state is AlertState.NOTIFIED
+    await hub.drain()
+    notes = [t.note for t in hub.store.transitions(alert.id)]
+    assert notes == [None, "via board"]
+    assert _count(hub, "trygg_alert_latency_seconds_count") == 1
+
+
+async def test_a_channel_that_delivers_notifies_once(hub: Hub) -> None:
+    up = Channel(up=True)
+    hub.add_notifier(up)
+    hub.handle_message(raw(ev("alarm.button")), TOPIC)
+    await _settle()
+    [alert] = hub.open_alerts()
+    assert alert.state is AlertState.NOTIFIED
+    assert up.sent == [AlertState.RAISED, AlertState.NOTIFIED]
+    await hub.drain()
+    assert [t.note for t in hub.store.transitions(alert.id)] == [None, "via handhelds"]
