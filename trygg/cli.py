@@ -157,8 +157,9 @@ def sim_scenario(
     password: Annotated[str | None, typer.Option(envvar="TRYGG_SIM_PASSWORD")] = None,
 ) -> None:
     """Publish a scripted scenario's canonical events to a broker."""
+    from devices.events import EventBase
     from simulators.player import play
-    from simulators.scenario import load_scenario
+    from simulators.scenario import PlannedEvent, load_scenario
 
     if stamp not in ("live", "scenario"):
         raise typer.BadParameter("--stamp is live or scenario")
@@ -166,9 +167,8 @@ def sim_scenario(
     scenario = load_scenario(name)
     console = Console()
 
-    def show(planned: object, event: object) -> None:
-        e = event
-        console.print(f"{planned.local:%H:%M:%S} {e.kind:20} {e.device}")  # type: ignore[attr-defined]
+    def show(planned: PlannedEvent, event: EventBase) -> None:
+        console.print(f"{planned.at:%H:%M:%S} {event.kind:20} {event.device}")
 
     async def main(stop: asyncio.Event) -> None:
         result = await play(

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from devices.events import EventBase
 from hub.alerts import Alert, AlertState
+from hub.feed import AlertFeed
 from hub.settings import HubSettings
 from simulators.player import play
-from simulators.scenario import load_scenario
+from simulators.scenario import PlannedEvent, Scenario, load_scenario
 from trygg.broker import embedded_broker
 from trygg.runtime import open_store, running_hub
 from trygg.seed import seed_demo_accounts, seed_registry
@@ -22,21 +24,31 @@ from trygg.seed import seed_demo_accounts, seed_registry
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
-def _alert_line(alert: Alert) -> str:
+class NightClock:
+    """The scenario's local time of the last event played, to label what is printed."""
+
+    def __init__(self) -> None:
+        self.label = "--:--"
+
+    def played(self, planned: PlannedEvent, event: EventBase) -> None:
+        self.label = f"{planned.at:%H:%M}"
+
+
+def _alert_line(alert: Alert, clock: NightClock) -> str:
     colour = STYLE.get(str(alert.priority), "")
     where = alert.apartment or alert.unit or alert.site
     return (
-        f"[{colour}]{alert.priority.upper():8}[/] {alert.category:9} {alert.message}"
+        f"{clock.label} [{colour}]{alert.priority.upper():8}[/] {alert.category:9} {alert.message}"
         f"  [dim]({where}, alert {alert.id})[/]"
     )
 
 
-async def _print_alerts(running_feed: object, console: Console) -> None:
-    async with running_feed.subscribe() as queue:  # type: ignore[attr-defined]
+async def _print_alerts(feed: AlertFeed, console: Console, clock: NightClock) -> None:
+    async with feed.subscribe() as queue:
         while True:
             alert = await queue.get()
             if alert is not None and alert.state is AlertState.NOTIFIED:
-                console.print(_alert_line(alert))
+                console.print(_alert_line(alert, clock))
             elif alert is not None and not alert.is_open:
                 console.print(
                     f"[green]{alert.state:9}[/] {alert.message} [dim](by {alert.accepted_by})[/]"
@@ -77,12 +89,15 @@ async def run_demo(
             " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'); "
             f'curl -X POST -H "Authorization: Bearer $TOKEN" {base}/api/v1/alerts/ALERT_ID/accept'
         )
-        tasks = [asyncio.create_task(_print_alerts(run.hub.feed, console))]
+        clock = NightClock()
+        tasks = [asyncio.create_task(_print_alerts(run.hub.feed, console, clock))]
         if simulate:
             console.print(
                 f"Playing [bold]{scenario.name}[/] at {speed:g}x: one night, 22:00-07:00 Europe/Oslo"
             )
-            tasks.append(asyncio.create_task(_play(scenario, mqtt_port, speed, stop, console)))
+            tasks.append(
+                asyncio.create_task(_play(scenario, mqtt_port, speed, stop, console, clock))
+            )
         try:
             await asyncio.wait_for(stop.wait(), duration)
         except TimeoutError:
@@ -97,13 +112,19 @@ async def run_demo(
 
 
 async def _play(
-    scenario: object, mqtt_port: int, speed: float, stop: asyncio.Event, console: Console
+    scenario: Scenario,
+    mqtt_port: int,
+    speed: float,
+    stop: asyncio.Event,
+    console: Console,
+    clock: NightClock,
 ) -> None:
     result = await play(
-        scenario,  # type: ignore[arg-type]
+        scenario,
         "127.0.0.1",
         mqtt_port,
         speed=speed,
+        on_event=clock.played,
         stop=stop,
         progress=False,
         client_id="trygg-demo-sim",

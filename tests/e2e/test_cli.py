@@ -117,3 +117,40 @@ def test_hub_starts_serves_and_stops_on_sigterm(tmp_path: Path, mosquitto: tuple
         proc.wait()
         log.close()
     assert "hub started" in (tmp_path / "hub.log").read_text()
+
+
+@pytest.mark.mqtt
+async def test_sim_scenario_publishes_the_whole_night(embedded_broker: tuple[str, int]) -> None:
+    import asyncio
+
+    import aiomqtt
+
+    from devices.events import parse_event
+
+    host, port = embedded_broker
+    received: list[str] = []
+    async with aiomqtt.Client(host, port, identifier="sim-listener") as listener:
+        await listener.subscribe("trygg/v1/+/+/events", qos=1)
+        proc = await asyncio.create_subprocess_exec(
+            *TRYGG,
+            "sim",
+            "scenario",
+            "night-unit",
+            "--broker",
+            f"{host}:{port}",
+            "--speed",
+            "0",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, errors = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, errors.decode()
+        published = int(out.decode().strip().splitlines()[-1].split()[1])
+        async with asyncio.timeout(10):
+            async for message in listener.messages:
+                received.append(parse_event(bytes(message.payload)).kind)  # type: ignore[arg-type]
+                if len(received) == published:
+                    break
+    assert published > 500
+    assert {"alarm.button", "fall.detected", "staff.alarm", "smoke.detected"} <= set(received)
+    assert "02:13:00 fall.detected" in out.decode()
