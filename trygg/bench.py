@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,9 +86,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _accepts(port: int) -> bool:
+def _accepts(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -146,7 +146,10 @@ class Worker:
     @classmethod
     async def start(cls, name: str, role: str, args: list[str], workdir: Path) -> Worker:
         log = workdir / f"{name}.log"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
         with open(log, "wb") as err:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "trygg.benchproc", role, *args,
@@ -168,7 +171,9 @@ class Worker:
             try:
                 line = await asyncio.wait_for(self.proc.stdout.readline(), max(left, 0.001))
             except TimeoutError:
-                raise BenchError(f"{self.name}: no '{event}' within {timeout:.0f} s{self._tail()}") from None
+                raise BenchError(
+                    f"{self.name}: no '{event}' within {timeout:.0f} s{self._tail()}"
+                ) from None
             if not line:
                 code = await asyncio.wait_for(self.proc.wait(), 5)
                 raise BenchError(f"{self.name} exited ({code}) before '{event}'{self._tail()}")
@@ -198,8 +203,12 @@ class Worker:
                 continue
 
 
+Start = Callable[[str, str, list[str]], Awaitable[Worker]]
+Say = Callable[[str], object]
+
+
 @contextlib.asynccontextmanager
-async def workers(workdir: Path) -> AsyncIterator[Any]:
+async def workers(workdir: Path) -> AsyncIterator[Start]:
     started: list[Worker] = []
 
     async def start(name: str, role: str, args: list[str]) -> Worker:
@@ -255,7 +264,7 @@ def _percentile(samples: list[float], p: float) -> float | None:
     return samples[rank - 1] * 1000
 
 
-async def _throughput(bench: IngestBench, start: Any, common: list[str], say: Any) -> Worker:
+async def _throughput(bench: IngestBench, start: Start, common: list[str], say: Say) -> Worker:
     """Phases A and B; returns the running hub worker."""
     n = bench.events
     wait = 30 + n / 500
@@ -288,7 +297,9 @@ def _alarm_count(bench: IngestBench) -> int:
     return max(1, min(int(bench.seconds * benchproc.ALARM_RATE), int(bench.seconds * bench.rate)))
 
 
-async def _latency(bench: IngestBench, start: Any, hub: Worker, common: list[str], say: Any) -> None:
+async def _latency(
+    bench: IngestBench, start: Start, hub: Worker, common: list[str], say: Say
+) -> None:
     """Phase C: paced traffic with alarms; alert latency seen by a handheld-like subscriber."""
     say(f"phase C: {bench.rate:g} events/s for {bench.seconds:g} s, alert latency")
     watcher = await start("alerts", "alerts", [*common, "--timeout", str(bench.seconds + 60)])
@@ -313,7 +324,7 @@ async def _latency(bench: IngestBench, start: Any, hub: Worker, common: list[str
     bench.lost_alarms = [device for _, device, _ in sent if device not in seen]
 
 
-async def _run(bench: IngestBench, host: str, port: int, workdir: Path, say: Any) -> None:
+async def _run(bench: IngestBench, host: str, port: int, workdir: Path, say: Say) -> None:
     tag = uuid.uuid4().hex[:8]
     common = ["--host", host, "--port", str(port), "--tag", tag]
     async with workers(workdir) as start:
@@ -368,9 +379,13 @@ def run_ingest_bench(
         workdir = Path(tmp)
         if host_port is None:
             host, port = stack.enter_context(private_mosquitto(workdir))
-            broker = f"{mosquitto_version(find_mosquitto() or 'mosquitto')}, private, no queue limits"
+            broker = (
+                f"{mosquitto_version(find_mosquitto() or 'mosquitto')}, private, no queue limits"
+            )
         else:
             host, port = host_port
+            if not _accepts(port, host):
+                raise BenchError(f"no broker accepts connections on {host}:{port}")
             broker = f"{host}:{port} as given (its queue and in-flight limits apply)"
             err.print(f"[yellow]using the broker at {host}:{port}: its queue limits apply[/]")
         bench = IngestBench(events, rate, seconds, store, broker, command, _machine(broker))
@@ -403,7 +418,8 @@ def rows(b: IngestBench) -> list[tuple[str, str]]:
          + ("" if ing.get("stored") == b.events else f" (stored {ing.get('stored')} of {b.events})")),
         ("ratio hub / bare", f"{b.ratio:.2f}"),
         ("hub CPU s per 1k events", f"{1000 * ing.get('cpu_s', 0) / max(b.events, 1):.3f}"),
-        ("hub peak RSS MB", f"{fin.get('rss_mb', ing.get('rss_mb', 0)):.0f}"),
+        ("peak RSS MB: hub / bare subscriber",
+         f"{fin.get('rss_mb', ing.get('rss_mb', 0)):.0f} / {b.bare.get('rss_mb', 0):.0f}"),
         ("hub store commits (mean events per commit)",
          f"{ing.get('batches', 0):.0f} ({ing.get('mean_batch', 0):.0f})"),
         (f"alert latency p50 / p99 / max ms at {b.rate:g} ev/s",
@@ -430,7 +446,9 @@ def show(bench: IngestBench, console: Console) -> None:
         console.print("[bold red]EVENTS MISSING: a consumer did not get all events (see table)[/]")
     foreign = bench.bare.get("foreign", 0) + bench.hub_final.get("foreign", 0)
     if foreign:
-        console.print(f"[yellow]{foreign} messages from other publishers on the broker skew the figures[/]")
+        console.print(
+            f"[yellow]{foreign} messages from other publishers on the broker skew the figures[/]"
+        )
 
 
 def section(b: IngestBench) -> str:
@@ -462,7 +480,7 @@ def write_markdown(path: Path, bench: IngestBench) -> None:
     new = section(bench)
     start, end = text.find(START), text.find(END)
     if start != -1 and end > start:
-        text = text[:start] + new + text[end + len(END):]
+        text = text[:start] + new + text[end + len(END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + new + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from typing import Any
 import aiomqtt
 import paho.mqtt.client as mqtt
 import uuid6
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -133,7 +134,9 @@ class EventMaker:
         return gw.topic, self._payload(gw, device, kind, data)
 
     def alarm(self, gw: Gateway, device: str, kind: str) -> tuple[str, bytes]:
-        data: dict[str, Any] = {"press": "single"} if kind == "alarm.button" else {"confidence": 0.93}
+        data: dict[str, Any] = (
+            {"press": "single"} if kind == "alarm.button" else {"confidence": 0.93}
+        )
         return gw.topic, self._payload(gw, device, kind, data)
 
 
@@ -174,7 +177,7 @@ async def stdin_lines() -> asyncio.Queue[str]:
 
 
 def v5_client(host: str, port: int, client_id: str, *, clean: bool = True) -> aiomqtt.Client:
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.ReceiveMaximum = RECEIVE_MAXIMUM
     return aiomqtt.Client(
         host, port, identifier=client_id, protocol=aiomqtt.ProtocolVersion.V5,
@@ -190,7 +193,7 @@ class Publisher:
         self.acked = 0
         self.last_ack = 0.0
         self._connected = threading.Event()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         c.max_inflight_messages_set(1000)  # below 65535: paho's message ids must stay unique
         c.on_connect = lambda *_: self._connected.set()
         c.on_publish = self._on_publish
@@ -231,7 +234,7 @@ def run_publish(a: argparse.Namespace) -> None:
     took = max(pub.last_ack - started, 1e-9)
     emit(
         "result", sent=len(messages), acked=pub.acked, seconds=took, rate=pub.acked / took,
-        publish_call_s=sent_at - started, payload_bytes=size,
+        publish_call_s=sent_at - started, payload_bytes=size, **usage(),
     )  # fmt: skip
 
 
@@ -287,7 +290,8 @@ async def run_bare(a: argparse.Namespace) -> None:
             count += 1
     took = last - first
     rate = (count - 1) / took if count > 1 and took > 0 else 0.0
-    emit("result", count=count, expected=a.events, seconds=took, rate=rate, foreign=foreign)
+    emit("result", count=count, expected=a.events, seconds=took, rate=rate, foreign=foreign,
+         **usage())  # fmt: skip
 
 
 async def run_alerts(a: argparse.Namespace) -> None:
@@ -308,7 +312,9 @@ async def run_alerts(a: argparse.Namespace) -> None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                done, _ = await asyncio.wait({nxt, cmd}, timeout=left, return_when="FIRST_COMPLETED")
+                done, _ = await asyncio.wait(
+                    {nxt, cmd}, timeout=left, return_when="FIRST_COMPLETED"
+                )
                 if cmd in done:
                     line = cmd.result()
                     if line.startswith("expect "):
@@ -341,9 +347,10 @@ async def run_alerts(a: argparse.Namespace) -> None:
 
 
 def open_store(kind: str, db: Path) -> Any:
+    store: Any
     if kind == "memory":
         try:
-            from hub.store.memory import MemoryStore  # type: ignore[import-not-found]
+            from hub.store.memory import MemoryStore
         except ImportError as exc:
             raise SystemExit(f"--store memory: hub.store.memory is not available ({exc})") from exc
         store = MemoryStore()
@@ -365,7 +372,9 @@ def seed(store: Any, tag: str, alarms: int) -> int:
         nonlocal count
         store.upsert_device(Device(id=device, site=gw.site, gateway=gw.id, type=dtype))
         store.place(
-            PlacementRecord(device=device, unit=f"{gw.site}-{gw.id}", apartment=f"Leil. {apartment}")
+            PlacementRecord(
+                device=device, unit=f"{gw.site}-{gw.id}", apartment=f"Leil. {apartment}"
+            )
         )
         count += 1
 
@@ -383,7 +392,7 @@ def seed(store: Any, tag: str, alarms: int) -> int:
 class Tally:
     """Times the hub's first message and its commits, from outside the hub."""
 
-    def __init__(self, target: int, done: Callable[[], None]) -> None:
+    def __init__(self, target: int, done: Callable[[], object]) -> None:
         self.target = target
         self.first: float | None = None
         self.first_usage: dict[str, float] | None = None
@@ -429,10 +438,13 @@ async def run_hub(a: argparse.Namespace) -> None:
     hub = Hub(store, metrics=Metrics())
     await hub.start()
     hub.handle_message = tally.wrap_handler(hub.handle_message, site_prefix(a.tag))  # type: ignore[method-assign]
-    publisher = MqttAlertPublisher()
+    # Wired as trygg.runtime wires it.
+    publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))
     hub.add_notifier(publisher)
     stop = asyncio.Event()
-    settings = BrokerSettings(host=a.host, port=a.port, client_id=a.client_id, protocol=5)
+    settings = BrokerSettings(
+        host=a.host, port=a.port, client_id=a.client_id, protocol=5, session_expiry_s=300
+    )
     ingest = asyncio.create_task(run_ingest(hub, settings, publisher, stop))
     commands = await stdin_lines()
     try:
@@ -456,12 +468,17 @@ async def run_hub(a: argparse.Namespace) -> None:
     emit(
         "final", stored=tally.stored, foreign=tally.foreign,
         received=m.get_sample_value("trygg_events_received_total"),
-        rejected=sum(s.value for s in hub.metrics.events_rejected.collect()[0].samples
-                     if s.name.endswith("_total")),
-        alerts_raised=sum(s.value for s in hub.metrics.alerts_raised.collect()[0].samples
-                          if s.name.endswith("_total")),
+        rejected=_total(hub.metrics.events_rejected),
+        alerts_raised=_total(hub.metrics.alerts_raised),
         **usage(),
     )  # fmt: skip
+
+
+def _total(counter: Any) -> float:
+    """A labelled counter summed over its labels."""
+    return float(
+        sum(s.value for m in counter.collect() for s in m.samples if s.name.endswith("_total"))
+    )
 
 
 async def _connected(hub: Any) -> None:
@@ -475,7 +492,9 @@ async def _report_ingest(
     try:
         await asyncio.wait_for(reached.wait(), a.timeout)
         for _ in range(500):  # the counter moves just after the commit returns
-            if (hub.metrics.registry.get_sample_value("trygg_events_stored_total") or 0) >= a.events:
+            if (
+                hub.metrics.registry.get_sample_value("trygg_events_stored_total") or 0
+            ) >= a.events:
                 break
             await asyncio.sleep(0.002)
         timed_out = False
