@@ -77,12 +77,13 @@ def parse_topic(topic: str) -> tuple[str, str] | None:
 
 
 class _Pending:
-    __slots__ = ("ack", "alert_written", "event", "received_at")
+    __slots__ = ("acks", "alert_written", "event", "received_at")
 
     def __init__(self, event: EventBase, received_at: datetime, ack: Ack | None) -> None:
         self.event = event
         self.received_at = received_at
-        self.ack = ack
+        # Copies that arrive before the commit are acknowledged with it.
+        self.acks: list[Ack] = [] if ack is None else [ack]
         self.alert_written: asyncio.Future[None] | None = None
 
 
@@ -114,6 +115,7 @@ class Hub:
         self._open_by_key: dict[decide.OpenKey, Alert] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._pending: list[_Pending] = []
+        self._uncommitted: dict[str, _Pending] = {}
         self._alert_writes: asyncio.Queue[tuple[Alert, Transition | None, asyncio.Future[None]]]
         self._wake: asyncio.Event
         self._idle: asyncio.Event
@@ -214,7 +216,13 @@ class Hub:
         if event.id in self._seen:
             m.events_duplicate.inc()
             if ack is not None:
-                ack()
+                waiting = self._uncommitted.get(event.id)
+                # After a reconnect the broker redelivers the very message we hold:
+                # acking this copy now would ack the original before it is stored.
+                if waiting is not None:
+                    waiting.acks.append(ack)
+                else:
+                    ack()
             return
         self._remember_seen(event.id)
         now = self._clock()
@@ -228,6 +236,7 @@ class Hub:
                 "rule evaluation failed", extra={"event_id": event.id, "kind": event.kind}
             )
         self._pending.append(pending)
+        self._uncommitted[event.id] = pending
         m.queue_depth.set(len(self._pending))
         self._wake.set()
 
@@ -402,8 +411,9 @@ class Hub:
         if waits:
             await asyncio.gather(*waits)
         for p in batch:
-            if p.ack is not None:
-                p.ack()
+            del self._uncommitted[p.event.id]
+            for ack in p.acks:
+                ack()
 
     async def _retry(self, fn: Callable[[], T], what: str) -> T:
         delay = 0.1

@@ -288,3 +288,22 @@ async def test_a_channel_that_delivers_notifies_once(hub: Hub) -> None:
     assert up.sent == [AlertState.RAISED, AlertState.NOTIFIED]
     await hub.drain()
     assert [t.note for t in hub.store.transitions(alert.id)] == [None, "via handhelds"]
+
+
+async def test_a_copy_of_an_uncommitted_event_is_acked_only_with_the_commit() -> None:
+    # After a reconnect the broker redelivers a message the hub still holds;
+    # acking that copy at once would ack the original before it is stored.
+    store = FlakyStore(failures=2)
+    h = Hub(store, clock=lambda: NOW)
+    await h.start()
+    acks = Acks()
+    event = ev("room.motion")
+    h.handle_message(raw(event), TOPIC, acks.ack("original"))
+    h.handle_message(raw(event), TOPIC, acks.ack("redelivered"))
+    await asyncio.sleep(0.05)
+    assert acks.done == []
+    await h.drain(timeout=10)
+    assert acks.done == ["original", "redelivered"]
+    h.handle_message(raw(event), TOPIC, acks.ack("late copy"))
+    assert acks.done[-1] == "late copy"  # already stored: acked at once
+    await h.stop()
