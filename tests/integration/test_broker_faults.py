@@ -1,6 +1,6 @@
-"""The broker goes away and comes back: the hub reconnects by itself, and
-messages published while it was away (kept by the broker's persistent session)
-arrive exactly once."""
+"""Broker faults: it goes away and comes back (the hub reconnects by itself and
+what was published meanwhile arrives exactly once), and a backlog larger than
+the hub can hold (the hub's inbox stays bounded, the broker keeps the rest)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -139,3 +140,55 @@ async def test_hub_reconnects_and_loses_nothing(private_broker: PrivateMosquitto
         stop.set()
         await asyncio.wait_for(ingest, 10)
         await hub.stop()
+
+
+async def test_a_hub_restarting_onto_a_backlog_holds_a_bounded_inbox(
+    private_broker: PrivateMosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import hub.mqtt
+
+    monkeypatch.setattr(hub.mqtt, "INBOX", 50)
+    links: list[hub.mqtt._Link] = []
+
+    class RecordingLink(hub.mqtt._Link):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            links.append(self)
+
+    monkeypatch.setattr(hub.mqtt, "_Link", RecordingLink)
+    await _connect_with_retry(private_broker.port)
+    store = MemoryStore()
+    h = Hub(store)
+    await h.start()
+    settings = BrokerSettings(port=private_broker.port, client_id="hub-backlog")
+
+    # First run: the session and its subscription exist; then the hub is away.
+    stop = asyncio.Event()
+    ingest = asyncio.create_task(run_ingest(h, settings, MqttAlertPublisher(), stop))
+    await _until(lambda: h.broker_connected)
+    stop.set()
+    await asyncio.wait_for(ingest, 10)
+    sent = await _publish(private_broker.port, ["room.motion"] * 1000)
+
+    # Second run: the broker pours the backlog onto a hub that is slow to handle it.
+    handle = h.handle_message
+    waiting: list[int] = []
+
+    def slow(payload: bytes, topic: str, ack: Any = None) -> None:
+        waiting.append(links[-1]._inbox.qsize())
+        time.sleep(0.0005)
+        handle(payload, topic, ack)
+
+    h.handle_message = slow  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    ingest = asyncio.create_task(run_ingest(h, settings, MqttAlertPublisher(), stop))
+    try:
+        await _until(lambda: len(store.list_events(EventFilter(limit=5000))) == 1000, timeout=60)
+        assert {s.event.id for s in store.list_events(EventFilter(limit=5000))} == set(sent)
+        assert 25 < max(waiting) <= 50  # a backlog built, and stayed within the inbox
+    finally:
+        stop.set()
+        await asyncio.wait_for(ingest, 10)
+        await h.stop()
