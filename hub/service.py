@@ -116,6 +116,7 @@ class Hub:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._pending: list[_Pending] = []
         self._uncommitted: dict[str, _Pending] = {}
+        self._alert_writes_open = 0  # queued or being written
         self._alert_writes: asyncio.Queue[tuple[Alert, Transition | None, asyncio.Future[None]]]
         self._wake: asyncio.Event
         self._idle: asyncio.Event
@@ -161,7 +162,7 @@ class Hub:
         """Wait until every queued event and alert write has been committed."""
 
         async def _wait() -> None:
-            while self._pending or not self._idle.is_set() or not self._alert_writes.empty():
+            while self._pending or not self._idle.is_set() or self._alert_writes_open:
                 await asyncio.sleep(0.005)
 
         await asyncio.wait_for(_wait(), timeout)
@@ -374,6 +375,7 @@ class Hub:
         if record is not None:
             self.metrics.alert_transitions.labels(str(record.to_state)).inc()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._alert_writes_open += 1
         self._alert_writes.put_nowait((alert, record, done))
         return done
 
@@ -382,6 +384,7 @@ class Hub:
         while True:
             alert, record, done = await self._alert_writes.get()
             await self._retry(lambda a=alert, r=record: self.store.save_alert(a, r), "alert")
+            self._alert_writes_open -= 1
             if not done.done():
                 done.set_result(None)
 
