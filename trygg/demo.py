@@ -37,6 +37,9 @@ class NightClock:
 def _alert_line(alert: Alert, clock: NightClock) -> str:
     colour = STYLE.get(str(alert.priority), "")
     where = alert.apartment or alert.unit or alert.site
+    if len(alert.event_ids) > 1:
+        # Joined an alert that is still open (a second press, or the last demo run's).
+        where = f"{where}, still open, {len(alert.event_ids)} events"
     return (
         f"{clock.label} [{colour}]{alert.priority.upper():8}[/] {alert.category:9} {alert.message}"
         f"  [dim]({where}, alert {alert.id})[/]"
