@@ -118,7 +118,6 @@ class DeviceOut(_Out):
     serial: str | None
     placement: PlacementOut | None
     last_seen: datetime | None
-    extra: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, view: DeviceView) -> DeviceOut:
@@ -138,7 +137,6 @@ class DeviceOut(_Out):
             serial=d.serial,
             placement=placement,
             last_seen=view.last_seen,
-            extra=dict(view.extra),
         )
 
 

@@ -238,7 +238,6 @@ class Hub:
             )
         self._pending.append(pending)
         self._uncommitted[event.id] = pending
-        m.queue_depth.set(len(self._pending))
         self._wake.set()
 
     def _remember_seen(self, event_id: str) -> None:
@@ -396,6 +395,7 @@ class Hub:
             self._wake.clear()
             while self._pending:
                 self._idle.clear()
+                self.metrics.queue_depth.set(len(self._pending))
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 await self._commit(batch)

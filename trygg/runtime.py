@@ -80,12 +80,11 @@ def ensure_admin(store: Store, settings: HubSettings) -> None:
 def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
     """Outside demo mode: no placeholder secrets and no account with the demo password."""
     problems = settings.production_problems()
-    weak = [
-        a.username for a in store.list_accounts() if verify_password(a.password_hash, DEMO_PASSWORD)
-    ]
+    accounts = store.list_accounts()
+    weak = [a.username for a in accounts if verify_password(a.password_hash, DEMO_PASSWORD)]
     if weak:
         problems.append(f"accounts with the demo password: {', '.join(sorted(weak))}")
-    if not store.list_accounts() and settings.admin_password is None:
+    if not accounts and settings.admin_password is None:
         problems.append("no accounts: set TRYGG_ADMIN_PASSWORD to create the admin account")
     if problems:
         raise ConfigError("refusing to start outside demo mode: " + "; ".join(problems))

@@ -9,7 +9,7 @@ twice, and the return value counts only new rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -119,7 +119,6 @@ class DeviceView:
     device: Device
     placement: PlacementRecord | None
     last_seen: datetime | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class EventStore(Protocol):
