@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -20,6 +21,7 @@ from simulators.scenario import PlannedEvent, Scenario, load_scenario
 from trygg.broker import embedded_broker
 from trygg.runtime import open_store, running_hub
 from trygg.seed import seed_demo_accounts, seed_registry
+from trygg.seed_consent import seed_demo_bases
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -80,6 +82,7 @@ async def run_demo(
     )
     store = open_store(settings)
     seed_registry(store, scenario)
+    seed_demo_bases(store, scenario, datetime.now(UTC))
     accounts = seed_demo_accounts(store, scenario)
     async with embedded_broker("127.0.0.1", mqtt_port), running_hub(settings, store, stop) as run:
         base = f"http://127.0.0.1:{http_port}"
