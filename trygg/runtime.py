@@ -18,8 +18,10 @@ import uvicorn
 
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
+from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
+from hub.retention import RetentionSettings
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
@@ -112,6 +114,7 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
+        asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),
     ]
     try:
         while not server.started:

@@ -23,6 +23,7 @@ LOG_READERS = frozenset({Role.ADMIN, Role.LEADER, Role.AUDITOR})
 AUDITORS = frozenset({Role.ADMIN, Role.AUDITOR})
 GLASS_BREAKERS = frozenset({Role.NATTEVAKT, Role.STAFF, Role.LEADER})
 NOTICE_READERS = frozenset({Role.ADMIN, Role.LEADER})
+PLACERS = frozenset({Role.ADMIN, Role.TEKNIKER})
 
 
 def in_scope(principal: Principal, resident: Resident) -> bool:

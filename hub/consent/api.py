@@ -10,6 +10,7 @@ plain-language page a resident or guardian can read. Every read and write is aud
 | POST /api/v1/bases/{id}/review|renew|approve|withdraw | BASIS_WRITERS                |
 | GET  /api/v1/consent/notices                   | NOTICE_READERS (own site)           |
 | POST /api/v1/consent/notices/acknowledge       | NOTICE_READERS                      |
+| POST /api/v1/placements                        | PLACERS; 409 without a covering basis |
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from pydantic import AwareDatetime, BaseModel, Field
 from hub.auth import Principal, require
 from hub.consent import access as ca
 from hub.consent.auditing import audit, hub_of, now_of
+from hub.consent.devices import placement_problem
 from hub.consent.plain import monitoring_html, monitoring_summary
 from hub.consent.records import BasisAction, BasisChange, Notice, NoticeKind
-from hub.store.base import Resident
+from hub.store.base import PlacementRecord, Resident
 from rules.consent import BasisKind, LegalBasis, basis_from_json, basis_to_json
 
 router = APIRouter(prefix="/api/v1", tags=["consent"])
@@ -265,3 +267,50 @@ async def acknowledge_notice(
     done = await hub.run_store(hub.store.acknowledge_notice, match, principal.username)
     await audit(request, principal, "notice.acknowledge", None, body.basis_id, None)
     return {"acknowledged": done}
+
+
+class PlacementIn(BaseModel):
+    device: str
+    unit: str | None = None
+    apartment: str | None = None
+    room: str | None = None
+    resident_id: str | None = None
+
+
+@router.post("/placements", status_code=201, responses={409: {}, 404: {}})
+async def place_device(
+    body: PlacementIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(*ca.PLACERS))],
+) -> dict[str, Any]:
+    """Install a device; refused (409, with the reason) when it would monitor a resident
+    without a legal basis in force that covers what it reports."""
+    hub = hub_of(request)
+    store = hub.store
+    now = now_of(request)
+
+    def check_and_place() -> str | None:
+        views = [v for v in store.list_devices() if v.device.id == body.device]
+        if not views:
+            return "no such device"
+        problem = placement_problem(
+            views[0].device.type,
+            body.resident_id,
+            store.list_bases(body.resident_id) if body.resident_id else [],
+            now,
+        )
+        if problem is None:
+            store.place(PlacementRecord(**body.model_dump()))
+        return problem
+
+    problem = await hub.run_store(check_and_place)
+    if problem == "no such device":
+        raise HTTPException(404, problem)
+    await audit(request, principal, "placement.refused" if problem else "placement.set",
+                body.resident_id, body.device, problem)  # fmt: skip
+    if problem is not None:
+        raise HTTPException(409, f"placement refused: {problem}")
+    reload = getattr(hub, "reload_registry", None)
+    if reload is not None:
+        await reload()
+    return body.model_dump()

@@ -60,6 +60,7 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/residents/{resident_id}/break-glass"): {R.NATTEVAKT, R.STAFF, R.LEADER},
     ("GET", "/api/v1/audit/break-glass"): {R.ADMIN, R.LEADER, R.AUDITOR},
     ("GET", "/api/v1/audit/verify"): {R.ADMIN, R.AUDITOR},
+    ("POST", "/api/v1/placements"): {R.ADMIN, R.TEKNIKER},
 }
 # FastAPI's own documentation routes carry no resident data.
 DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
