@@ -1,9 +1,12 @@
 """Legal bases for the demo residents, so the demo night is lawful (and shows the drops).
 
 Fictional decisions: each resident gets a basis per measure their devices need,
-valid from two days ago for a year: door sensors on a § 4-6 a decision at night
-only, bed and motion sensors on consent at night only, fall sensors on consent
-at any hour. Alarm buttons, smoke detectors and staff alarms need no basis.
+valid from two days ago for a year: door sensors on a § 4-6 a decision, bed,
+motion and fall sensors on consent. Alarm buttons, smoke detectors and staff
+alarms need no basis. No time windows: the demo stamps events with the wall
+clock (``stamp=live``), so a demo started at noon plays its night at noon, and
+a 22:00-07:00 window would drop the night's door and bed traffic. Windows are
+exercised in tests/unit/test_consent_check.py and test_consent_ingest.py.
 """
 
 from __future__ import annotations
@@ -17,25 +20,25 @@ from hub.store.base import Store
 from rules.consent import NO_BASIS_KINDS, BasisKind, LegalBasis
 from simulators.scenario import Scenario
 
-NIGHT = (TimeWindow.parse("22:00-07:00"),)
+ANY_HOUR: tuple[TimeWindow, ...] = ()
 # device type -> (measure, basis, windows, purpose)
 _MEASURES: dict[str, tuple[str, BasisKind, tuple[TimeWindow, ...], str]] = {
     "door_contact": (
         "exit_door",
         BasisKind.DECISION_4_6A,
-        NIGHT,
-        "Staff are told at night if the entrance door opens, so nobody leaves alone unseen.",
+        ANY_HOUR,
+        "Staff are told if the entrance door opens at night, so nobody leaves alone unseen.",
     ),
     "bed_sensor": (
         "night_supervision",
         BasisKind.CONSENT,
-        NIGHT,
+        ANY_HOUR,
         "Staff are told at night if you leave your bed and do not come back.",
     ),
     "motion_sensor": (
         "night_supervision",
         BasisKind.CONSENT,
-        NIGHT,
+        ANY_HOUR,
         "Staff are told at night if you leave your bed and do not come back.",
     ),
     "fall_sensor": (
