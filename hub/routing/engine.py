@@ -127,7 +127,9 @@ def _enter(
         esc = replace(esc, step=index)
         reason = "nobody to notify"
         index += 1
-    sent = [Notify(esc.alert.id, p, ch, index, _why(reason)) for p in people for ch in step.channels]
+    sent = [
+        Notify(esc.alert.id, p, ch, index, _why(reason)) for p in people for ch in step.channels
+    ]
     effects.extend(sent)
     new = replace(
         esc,
@@ -145,7 +147,9 @@ def _why(reason: str) -> str:
     return "first" if reason == "first" else "escalated"
 
 
-def start(alert: Alert, chain: Chain, ctx: Context, now: datetime) -> tuple[Escalation, list[Effect]]:
+def start(
+    alert: Alert, chain: Chain, ctx: Context, now: datetime
+) -> tuple[Escalation, list[Effect]]:
     esc = Escalation(alert=alert, chain=chain, step=0, step_started=now, last_sent=now)
     effects: list[Effect] = []
     if alert.unit is not None and not in_unit(ctx.duty, alert.site, alert.unit):
