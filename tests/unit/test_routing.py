@@ -35,7 +35,9 @@ CHAIN = Chain(
 )
 
 
-def ctx(t: datetime = T0, shifts: list[Shift] = NIGHT, logs: list[ShiftLog] | None = None) -> Context:
+def ctx(
+    t: datetime = T0, shifts: list[Shift] = NIGHT, logs: list[ShiftLog] | None = None
+) -> Context:
     return Context(roster.on_duty(shifts, logs or [], t))
 
 
@@ -324,3 +326,32 @@ def test_escalation_invariants(inputs: list[tuple[str, int, str]]) -> None:
             wake = engine.next_wake(esc)
             assert wake is not None and wake > now - timedelta(seconds=400)
             assert esc.recipients or esc.step == len(CHAIN.steps) - 1
+
+
+# --- statistics ---------------------------------------------------------------------
+
+
+def test_stats_times_and_false_alarm_rates() -> None:
+    from hub.alerts import AlertState, Command, Outcome, transition
+    from hub.routing import stats
+
+    a = alert(id="a1", raised_at=T0)
+    a1, r1 = transition(a, Command.NOTIFY, "system", T0 + 2 * S)
+    a2, r2 = transition(a1, Command.ACCEPT, "kari", T0 + 30 * S)
+    a3, r3 = transition(a2, Command.RESOLVE, "kari", T0 + 300 * S, outcome=Outcome.FALSE_ALARM)
+    b = alert(id="b1", raised_at=T0, device="dev-2")
+    b1, s1 = transition(b, Command.ACCEPT, "ola", T0 + 10 * S)
+    b2, s2 = transition(b1, Command.RESOLVE, "ola", T0 + 100 * S, outcome=Outcome.ASSISTED)
+    c = alert(id="c1", raised_at=T0 + 12 * timedelta(hours=1), state=AlertState.RAISED)
+    result = stats.compute([a3, b2, c], {"a1": [r1, r2, r3], "b1": [s1, s2]}, NIGHT)
+    assert result.alerts == 3 and result.open == 1
+    assert result.times["notify"].count == 1
+    assert result.times["accept"].median_s == 20.0
+    assert result.times["resolve"].max_s == 300.0
+    assert result.times["on_site"].median_s is None
+    rule = result.false_alarms["rule"]["first.alarm_button"]
+    assert (rule.resolved, rule.false_alarms, rule.false_alarm_rate) == (2, 1, 0.5)
+    assert result.false_alarms["device"]["dev-2"].false_alarm_rate == 0.0
+    assert result.false_alarms["shift"] == {"22:00-07:00": stats.Rate(2, 1)}
+    assert stats.Rate(0, 0).false_alarm_rate is None
+    assert stats.shift_of(NIGHT, c) == "none"
