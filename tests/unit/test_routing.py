@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from builders import alert
 from hub.routing import engine, policy, roster
-from hub.routing.engine import Context, Escalated, Notify, NobodyOnDuty, Told, Withdraw
+from hub.routing.engine import Context, Escalated, NobodyOnDuty, Notify, Told, Withdraw
 from hub.routing.policy import RESPONSE_CENTRE, Chain, Policy, Step, Target
 from hub.routing.roster import Shift, ShiftLog
 from rules.decisions import Category, Priority
+
+from builders import alert
 
 # 02:13 Oslo time in winter (UTC+1).
 T0 = datetime(2024, 11, 23, 1, 13, tzinfo=UTC)
