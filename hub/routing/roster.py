@@ -79,8 +79,9 @@ Duty = Mapping[str, OnDuty]
 
 
 def _latest(logs: Iterable[ShiftLog], staff: str, t: datetime) -> ShiftLog | None:
-    mine = [log for log in logs if log.staff == staff and log.at <= t]
-    return max(mine, key=lambda log: log.at) if mine else None
+    mine = [(log.at, i, log) for i, log in enumerate(logs) if log.staff == staff and log.at <= t]
+    # Entries at the same instant: the later one in the log wins.
+    return max(mine, key=lambda x: (x[0], x[1]))[2] if mine else None
 
 
 def on_duty(shifts: Sequence[Shift], logs: Sequence[ShiftLog], t: datetime) -> dict[str, OnDuty]:
