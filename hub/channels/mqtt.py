@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -88,6 +89,8 @@ class MqttHandheldChannel:
             "identifier": client_id,
             "username": username,
             "password": password,
+            # A notification is one small packet: send it now, not after Nagle's ~40 ms.
+            "socket_options": ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         }
         self._on_receipt = on_receipt
         self._attempts = attempts

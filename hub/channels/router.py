@@ -357,8 +357,21 @@ class Router:
                 "no channel %s configured", channel_name, extra={"alert_id": message.alert.id}
             )
             self.metrics.failures.labels(channel_name).inc()
+            self._record(
+                RoutingRecord(
+                    message.alert.id,
+                    self._clock(),
+                    RoutingKind.FAILED,
+                    SYSTEM,
+                    message.recipient,
+                    channel_name,
+                    message.step,
+                    "channel not configured",
+                )
+            )
             if escalate:
-                self._failed(message)
+                # Not from inside this call: the next step may use the same missing channel.
+                asyncio.get_running_loop().call_soon(self._failed, message)
             return
         self._spawn(self._send(channel, message, escalate))
 

@@ -206,7 +206,8 @@ def failed(
     if esc.closed or recipient not in esc.recipients:
         return esc, []
     esc = replace(esc, failed=esc.failed | {recipient})
-    if set(esc.recipients) <= esc.failed:
+    # At the last step there is nowhere further to go: the re-notify timer tries again.
+    if set(esc.recipients) <= esc.failed and esc.step < len(esc.chain.steps) - 1:
         return _enter(esc, esc.step + 1, ctx, now, "channel down")
     return esc, []
 

@@ -295,3 +295,17 @@ async def test_board_page_is_served(env: Env) -> None:
     r = await env.client.get("/board/")
     assert r.status_code == 200 and "board.js" in r.text
     assert (await env.client.get("/board/board.js")).status_code == 200
+
+
+async def test_no_response_centre_configured_and_every_handheld_down(env: Env) -> None:
+    del env.router.channels["webhook"]
+    env.mqtt.down_for.update({"kari", "ola"})
+    await env.send("fall.detected", "fall-1")
+    await env.settle()
+    esc = env.router.escalation(env.open_alert())
+    assert esc is not None and esc.step == 3  # at the response centre, still open
+    await env.advance(30)  # the re-notify tries again, and nothing loops in between
+    failures = [x for x in env.store.routing_log(esc.alert.id) if x.kind is RoutingKind.FAILED]
+    assert len(failures) >= 4
+    metrics = (await env.client.get("/metrics")).text
+    assert 'trygg_notify_failures_total{channel="webhook"} 2.0' in metrics

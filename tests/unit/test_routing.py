@@ -356,3 +356,11 @@ def test_stats_times_and_false_alarm_rates() -> None:
     assert result.false_alarms["shift"] == {"22:00-07:00": stats.Rate(2, 1)}
     assert stats.Rate(0, 0).false_alarm_rate is None
     assert stats.shift_of(NIGHT, c) == "none"
+
+
+def test_a_failed_channel_at_the_last_step_waits_for_the_renotify() -> None:
+    esc = critical()
+    for seconds in (60, 120, 210):
+        esc, _ = engine.tick(esc, ctx(T0 + seconds * S), T0 + seconds * S)
+    now = T0 + 211 * S
+    assert engine.failed(esc, RESPONSE_CENTRE, ctx(now), now)[1] == []
