@@ -9,7 +9,8 @@ Who is on duty at ``t``:
   that log-on until they log off or ``MAX_LOGON`` has passed.
 
 Shift times are wall-clock times in the site's time zone, so "22:00-07:00"
-stays right across daylight-saving changes.
+stays right across daylight-saving changes (``devices.localtime`` decides the
+DST edge cases for all of Trygg).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+
+from devices.localtime import TimeWindow, wall_clock, zone
 
 MAX_LOGON = timedelta(hours=16)
 
@@ -37,23 +39,22 @@ class Shift:
     def __post_init__(self) -> None:
         if not self.units:
             raise ValueError(f"shift {self.id} has no units")
-        if self.start == self.end:
-            raise ValueError(f"shift {self.id} starts and ends at {self.start}")
+        zone(self.tz)  # ValueError for an unknown zone
+
+    @property
+    def window(self) -> TimeWindow:
+        """``start == end`` is a whole-day shift (devices.localtime's rule)."""
+        return TimeWindow(self.start, self.end)
 
     def covers(self, t: datetime) -> bool:
-        local = t.astimezone(ZoneInfo(self.tz)).time().replace(tzinfo=None)
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
+        return self.window.contains(t, zone(self.tz))
 
     def began(self, t: datetime) -> datetime:
-        """When the occurrence of this shift that covers ``t`` began (``t`` must be covered)."""
-        zone = ZoneInfo(self.tz)
-        local = t.astimezone(zone)
-        day = local.date()
-        if self.start > self.end and local.time().replace(tzinfo=None) < self.end:
-            day -= timedelta(days=1)
-        return datetime.combine(day, self.start, tzinfo=zone)
+        """When the occurrence of this shift that covers ``t`` began (UTC)."""
+        tz = zone(self.tz)
+        day = t.astimezone(tz).date()
+        candidate = wall_clock(day, self.start, tz)
+        return candidate if candidate <= t else wall_clock(day - timedelta(days=1), self.start, tz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +126,7 @@ def next_change(shifts: Sequence[Shift], t: datetime) -> datetime:
     """The next shift boundary after ``t`` (at most a day ahead), for the shell's timer."""
     best = t + timedelta(days=1)
     for shift in shifts:
-        zone = ZoneInfo(shift.tz)
-        local = t.astimezone(zone)
-        for offset in (0, 1):
-            day = local.date() + timedelta(days=offset)
-            for wall in (shift.start, shift.end):
-                at = datetime.combine(day, wall, tzinfo=zone)
-                if t < at < best:
-                    best = at
+        edge = shift.window.next_edge(t, zone(shift.tz))
+        if edge is not None and edge < best:
+            best = edge
     return best

@@ -103,11 +103,14 @@ def test_uncovered_units_and_next_change() -> None:
     assert roster.next_change(NIGHT, T0) == datetime(2024, 11, 23, 6, 0, tzinfo=UTC)
 
 
-def test_a_shift_without_units_or_length_is_refused() -> None:
+def test_a_shift_without_units_or_with_an_unknown_zone_is_refused() -> None:
     with pytest.raises(ValueError, match="no units"):
         Shift("x", "a", "s", (), time(22), time(7))
-    with pytest.raises(ValueError, match="starts and ends"):
-        Shift("x", "a", "s", ("u",), time(7), time(7))
+    with pytest.raises(ValueError, match="time zone"):
+        Shift("x", "a", "s", ("u",), time(22), time(7), tz="Mars/Olympus")
+    whole_day = Shift("x", "a", "s", ("u",), time(7), time(7))
+    assert whole_day.covers(T0) and whole_day.covers(T0 + timedelta(hours=12))
+    assert roster.next_change([whole_day], T0) == T0 + timedelta(days=1)
 
 
 # --- policy -------------------------------------------------------------------------
