@@ -367,3 +367,25 @@ def test_a_failed_channel_at_the_last_step_waits_for_the_renotify() -> None:
         esc, _ = engine.tick(esc, ctx(T0 + seconds * S), T0 + seconds * S)
     now = T0 + 211 * S
     assert engine.failed(esc, RESPONSE_CENTRE, ctx(now), now)[1] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(2024, 1, 1), max_value=datetime(2025, 12, 31), timezones=st.just(UTC)
+    ),
+    st.times(),
+    st.times(),
+)
+def test_roster_invariants_over_the_year(t: datetime, start: time, end: time) -> None:
+    """Across DST changes: a covering shift began at most a day (plus an hour) ago and
+    not in the future; the next shift boundary is always ahead and within a day."""
+    shift = Shift("x", "kari", "site-1", ("unit-A",), start, end)
+    if shift.covers(t):
+        began = shift.began(t)
+        assert began <= t < began + timedelta(hours=25)
+        assert "kari" in roster.on_duty([shift], [], t)
+    else:
+        assert roster.on_duty([shift], [], t) == {}
+    change = roster.next_change([shift], t)
+    assert t < change <= t + timedelta(days=1)
