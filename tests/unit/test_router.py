@@ -309,3 +309,29 @@ async def test_no_response_centre_configured_and_every_handheld_down(env: Env) -
     assert len(failures) >= 4
     metrics = (await env.client.get("/metrics")).text
     assert 'trygg_notify_failures_total{channel="webhook"} 2.0' in metrics
+
+
+async def test_handheld_receipts_and_buttons(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    alert_id = env.open_alert()
+    env.router.receipt(SITE, "kari", alert_id, "delivered")
+    env.router.receipt(SITE, "kari", alert_id, "read")
+    env.router.receipt(SITE, "kari", alert_id, "reject")
+    await env.settle()
+    assert env.mqtt.to() == ["kari", "ola"]
+    env.router.receipt(SITE, "ola", alert_id, "accept")
+    await env.settle()
+    env.router.receipt(SITE, "kari", alert_id, "accept")  # too late: told who has it
+    await env.settle()
+    env.router.receipt(SITE, "ola", alert_id, "on_my_way")
+    env.router.receipt(SITE, "ola", "no-such-alert", "reject")  # ignored, no crash
+    await env.settle()
+    told = [m for m in env.mqtt.sent if m.kind is MessageKind.TOLD]
+    assert [(m.recipient, m.by) for m in told] == [("kari", "ola")]
+    kinds = [(x.kind, x.actor, x.detail) for x in env.store.routing_log(alert_id)]
+    assert (RoutingKind.RECEIPT, "kari", "read") in kinds
+    assert (RoutingKind.REJECTED, "kari", None) in kinds
+    assert (RoutingKind.TOLD, "system", "ola") in kinds
+    assert (RoutingKind.ON_MY_WAY, "ola", None) in kinds
+    stored = env.store.get_alert(alert_id)
+    assert stored is not None and stored.accepted_by == "ola"
