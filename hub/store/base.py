@@ -19,6 +19,7 @@ from devices.registry import Placement
 from hub.alerts import Alert, AlertState, Transition
 from hub.audit import AuditEntry, AuditRecord
 from hub.consent.records import BasisChange, Notice
+from hub.routing.ports import RoutingStore
 from rules.consent import LegalBasis
 from rules.decisions import Category
 
@@ -224,6 +225,7 @@ class Store(
     AlertStore,
     RegistryStore,
     AccountStore,
+    RoutingStore,
     ConsentStore,
     AuditStore,
     RetentionStore,

@@ -39,6 +39,7 @@ from hub.store.common import (
     utc_transition,
 )
 from hub.store.consent_memory import ConsentTables, MemoryConsentMixin
+from hub.store.routing_stores import MemoryRoutingMixin
 
 
 def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
@@ -47,7 +48,7 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
         raise StoreError(f"FOREIGN KEY constraint failed: no {what} {key!r}")
 
 
-class MemoryStore(MemoryConsentMixin):
+class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin):
     def __init__(self) -> None:
         self._consent = ConsentTables()
         self._events: list[StoredEvent] = []  # in position order

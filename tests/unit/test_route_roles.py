@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from hub import routing_api
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password
 from hub.metrics import Metrics
@@ -95,6 +96,13 @@ def api_routes(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
                 yield method, path, route
 
 
+def full_app(hub: Hub, tokens: TokenIssuer, clock: Callable[[], datetime]) -> FastAPI:
+    """The app as ``trygg hub`` serves it: create_app plus what runtime installs on it."""
+    app = create_app(hub, tokens, clock)
+    routing_api.install(app, None)  # routes answer 503 past the role check without a router
+    return app
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = NOW
@@ -120,14 +128,14 @@ async def app_and_tokens() -> AsyncIterator[tuple[FastAPI, Callable[[Role], str]
         issued[role] = tokens.issue(account, NOW)[0]
     # Almost expired: every token is still valid, and the SSE stream ends at once.
     clock.now = NOW + TTL - timedelta(milliseconds=20)
-    app = create_app(hub, tokens, clock)
+    app = full_app(hub, tokens, clock)
     yield app, issued.__getitem__
     await hub.stop()
 
 
 def test_every_route_declares_what_it_needs() -> None:
     store = MemoryStore()
-    app = create_app(Hub(store), TokenIssuer(), lambda: NOW)
+    app = full_app(Hub(store), TokenIssuer(), lambda: NOW)
     undeclared = [
         (m, p)
         for m, p, route in api_routes(app)

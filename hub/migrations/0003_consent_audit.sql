@@ -1,4 +1,4 @@
--- Trygg hub schema, version 2: legal bases, their history, notices, the audit log.
+-- Trygg hub schema, version 3: legal bases, their history, notices, the audit log.
 -- Datetimes are INTEGER microseconds since the epoch (UTC), as in version 1.
 
 -- One row per basis; body is rules.consent.basis_to_json (the same JSON the gateways get).
