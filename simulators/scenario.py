@@ -184,10 +184,40 @@ class Device(_Frozen):
 
 class TimelineEntry(_Frozen):
     at: WallTime
+    # Which night (or day) of a multi-day scenario, from 0.
+    day: Annotated[int, Field(ge=0)] = 0
+    # 1: the second occurrence of a wall-clock time the clocks repeat (October night).
+    fold: Literal[0, 1] = 0
     device: Ident
     kind: str
     data: dict[str, Any] = {}
     note: str | None = None
+
+
+class Step(_Frozen):
+    """One event of a routine, ``after_s`` real seconds after the routine starts."""
+
+    after_s: Annotated[float, Field(ge=0, le=_DAY_S)]
+    device: Ident
+    kind: str
+    data: dict[str, Any] = {}
+    note: str | None = None
+
+
+class Routine(_Frozen):
+    """Steps repeated on several days (a walk to dinner), moved as a whole by chance.
+
+    Each day the routine starts at ``at`` plus ``uniform(-shift_s, +shift_s)``
+    drawn from the scenario's seed, the routine's index and the day, so the
+    same seed gives the same week. ``days`` lists the days it happens on
+    (default: every day of the scenario).
+    """
+
+    name: Annotated[str, Field(min_length=1)]
+    at: WallTime
+    days: list[Annotated[int, Field(ge=0)]] | None = None
+    shift_s: Annotated[float, Field(ge=0, le=6 * 3600)] = 0.0
+    steps: Annotated[list[Step], Field(min_length=1)]
 
 
 class Pair(_Frozen):
@@ -225,11 +255,21 @@ class Background(_Frozen):
 
 
 class ExpectedAlert(_Frozen):
+    """An alert the hub should raise: when (``day``, ``at``, give or take ``within_s``),
+    for which device, and what it is. ``rule`` names the rule id expected to raise
+    it (reported, not required to match); ``kind`` is the kind of the event behind it."""
+
     at: WallTime
+    day: Annotated[int, Field(ge=0)] = 0
+    fold: Literal[0, 1] = 0
     device: Ident
-    kind: str
+    kind: str | None = None
     category: Category
     priority: Priority
+    rule: str | None = None
+    resident: Ident | None = None
+    within_s: Annotated[float, Field(gt=0, le=_DAY_S)] = 120.0
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +296,10 @@ class Scenario(_Frozen):
     timezone: str = "Europe/Oslo"
     start: WallTime = time(22, 0)
     end: WallTime = time(7, 0)
+    # Nights (or days) in a row: ``start`` on day 0 to ``end`` on the last one.
+    days: Annotated[int, Field(ge=1, le=62)] = 1
+    # A fixed first night (the October clock change); default: the night it is played.
+    night_of: date | None = None
     seed: int
     site: Site
     units: list[Unit]
@@ -264,6 +308,7 @@ class Scenario(_Frozen):
     staff: list[Staff] = []
     devices: list[Device]
     timeline: list[TimelineEntry] = []
+    routines: list[Routine] = []
     background: list[Background] = []
     expected_alerts: list[ExpectedAlert] = []
 
@@ -287,14 +332,32 @@ class Scenario(_Frozen):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def local_time(self, night_of: date, at: time) -> datetime:
-        """The aware local datetime of wall-clock ``at`` in the night starting on ``night_of``."""
-        day = night_of if at >= self.start else night_of + timedelta(days=1)
-        return wall_clock(day, at, self.zone).astimezone(self.zone)  # see the module docstring
+    def local_time(self, night_of: date, at: time, day: int = 0, fold: int = 0) -> datetime:
+        """The aware local datetime of wall-clock ``at`` in night ``day`` (from 0) of the
+        scenario that starts on the evening of ``night_of``. ``fold=1`` picks the second
+        occurrence of a repeated wall-clock time; elsewhere it changes nothing."""
+        first = night_of + timedelta(days=day)
+        when = first if at >= self.start else first + timedelta(days=1)
+        instant = wall_clock(when, at, self.zone)  # see the module docstring
+        if fold:
+            second = datetime.combine(when, at.replace(fold=1), tzinfo=self.zone).astimezone(UTC)
+            instant = max(instant, second)  # in a gap fold=1 reads earlier: keep fold=0 there
+        return instant.astimezone(self.zone)
 
     def window(self, night_of: date) -> tuple[datetime, datetime]:
-        """Start and end of the night as aware local datetimes (subtract in UTC)."""
-        return self.local_time(night_of, self.start), self.local_time(night_of, self.end)
+        """Start and end of the scenario as aware local datetimes (subtract in UTC).
+
+        ``end`` is on the last day; when ``end <= start`` it is the next morning,
+        so ``start == end`` (e.g. 00:00-00:00) means whole days.
+        """
+        last = night_of + timedelta(days=self.days - 1)
+        end_day = last if self.end > self.start else last + timedelta(days=1)
+        end = wall_clock(end_day, self.end, self.zone).astimezone(self.zone)
+        return self.local_time(night_of, self.start), end
+
+    def expected_time(self, night_of: date, alert: ExpectedAlert) -> datetime:
+        """When an expected alert is due, as an aware local datetime."""
+        return self.local_time(night_of, alert.at, alert.day, alert.fold)
 
     def plan(self, night_of: date) -> list[PlannedEvent]:
         """Every event of the night (timeline and background), sorted by time.
@@ -308,7 +371,7 @@ class Scenario(_Frozen):
         length = _offset(origin, end)
         raw: list[tuple[float, str, str, Mapping[str, Any], _Source, str | None]] = [
             (
-                _offset(origin, self.local_time(night_of, e.at)),
+                _offset(origin, self.local_time(night_of, e.at, e.day, e.fold)),
                 e.device,
                 e.kind,
                 e.data,
@@ -317,21 +380,25 @@ class Scenario(_Frozen):
             )
             for e in self.timeline
         ]
-        for index, rule in enumerate(self.background):
-            lo, hi = (
-                (0.0, length)
-                if rule.between is None
-                else (
-                    _offset(origin, self.local_time(night_of, rule.between[0])),
-                    _offset(origin, self.local_time(night_of, rule.between[1])),
-                )
-            )
-            for device in self._rule_devices(rule):
-                rng = random.Random(f"{self.seed}:{index}:{device}")
+        for index, routine in enumerate(self.routines):
+            for day in routine.days if routine.days is not None else range(self.days):
+                rng = random.Random(f"{self.seed}:routine:{index}:{day}")
+                begin = _offset(origin, self.local_time(night_of, routine.at, day))
+                begin += round(rng.uniform(-routine.shift_s, routine.shift_s), 3)
                 raw += [
-                    (offset, device, kind, data, "background", None)
-                    for offset, kind, data in _generate(rng, rule, lo, hi)
+                    (round(begin + st.after_s, 3), st.device, st.kind, st.data, "timeline", st.note)
+                    for st in routine.steps
                 ]
+        for index, rule in enumerate(self.background):
+            for day, (lo, hi) in enumerate(self._spans(night_of, origin, rule, length)):
+                for device in self._rule_devices(rule):
+                    # Day 0 keeps the seed string of one-night scenarios: same nights as before.
+                    suffix = f":{day}" if day else ""
+                    rng = random.Random(f"{self.seed}:{index}:{device}{suffix}")
+                    raw += [
+                        (offset, device, kind, data, "background", None)
+                        for offset, kind, data in _generate(rng, rule, lo, hi)
+                    ]
         gateway = {d.id: d.gateway for d in self.devices}
         planned = [
             PlannedEvent(
@@ -349,6 +416,22 @@ class Scenario(_Frozen):
         ]
         # Stable: at the same instant, timeline entries come before background traffic.
         return sorted(planned, key=lambda p: p.offset_s)
+
+    def _spans(
+        self, night_of: date, origin: datetime, rule: Background, length: float
+    ) -> list[tuple[float, float]]:
+        """The stretches (offsets) a background rule runs in: whole scenario, or its
+        ``between`` window on each day, cut to the scenario."""
+        if rule.between is None:
+            return [(0.0, length)]
+        spans = []
+        for day in range(self.days):
+            lo = _offset(origin, self.local_time(night_of, rule.between[0], day))
+            hi = _offset(origin, self.local_time(night_of, rule.between[1], day))
+            if hi <= lo:  # a window over the scenario's day boundary ends the day after
+                hi = _offset(origin, self.local_time(night_of, rule.between[1], day + 1))
+            spans.append((max(lo, 0.0), min(hi, length)))
+        return spans
 
     def placements(self) -> list[Placement]:
         """The device registry this scenario implies (device -> unit, apartment, resident)."""
@@ -426,11 +509,29 @@ def _check(s: Scenario) -> Iterator[tuple[Path_, str]]:
     for i, e in enumerate(s.timeline):
         yield from _event_ref(("timeline", i), e.device, e.kind, e.data, devices)
         yield from _in_night(s, ("timeline", i, "at"), e.at)
+        yield from _in_days(s, ("timeline", i, "day"), e.day)
+    for i, r in enumerate(s.routines):
+        yield from _in_night(s, ("routines", i, "at"), r.at)
+        for j, day in enumerate(r.days or []):
+            yield from _in_days(s, ("routines", i, "days", j), day)
+        for j, st in enumerate(r.steps):
+            yield from _event_ref(("routines", i, "steps", j), st.device, st.kind, st.data, devices)
     for i, b in enumerate(s.background):
         yield from _background(s, i, b, devices)
     for i, a in enumerate(s.expected_alerts):
-        yield from _event_ref(("expected_alerts", i), a.device, a.kind, None, devices)
-        yield from _in_night(s, ("expected_alerts", i, "at"), a.at)
+        path: Path_ = ("expected_alerts", i)
+        yield from _known((*path, "device"), a.device, devices, "device")
+        if a.kind is not None and a.kind not in KINDS:
+            yield (*path, "kind"), f"unknown kind {a.kind!r}"
+        if a.resident is not None:
+            yield from _known((*path, "resident"), a.resident, residents, "resident")
+        yield from _in_night(s, (*path, "at"), a.at)
+        yield from _in_days(s, (*path, "day"), a.day)
+
+
+def _in_days(s: Scenario, path: Path_, day: int) -> Iterator[tuple[Path_, str]]:
+    if day >= s.days:
+        yield path, f"day {day} is past the scenario's {s.days} day(s) (days count from 0)"
 
 
 def _background(
