@@ -510,12 +510,14 @@ def _check(s: Scenario) -> Iterator[tuple[Path_, str]]:
         yield from _event_ref(("timeline", i), e.device, e.kind, e.data, devices)
         yield from _in_night(s, ("timeline", i, "at"), e.at)
         yield from _in_days(s, ("timeline", i, "day"), e.day)
-    for i, r in enumerate(s.routines):
-        yield from _in_night(s, ("routines", i, "at"), r.at)
-        for j, day in enumerate(r.days or []):
+    for i, routine in enumerate(s.routines):
+        yield from _in_night(s, ("routines", i, "at"), routine.at)
+        for j, day in enumerate(routine.days or []):
             yield from _in_days(s, ("routines", i, "days", j), day)
-        for j, st in enumerate(r.steps):
-            yield from _event_ref(("routines", i, "steps", j), st.device, st.kind, st.data, devices)
+        for j, step in enumerate(routine.steps):
+            yield from _event_ref(
+                ("routines", i, "steps", j), step.device, step.kind, step.data, devices
+            )
     for i, b in enumerate(s.background):
         yield from _background(s, i, b, devices)
     for i, a in enumerate(s.expected_alerts):
