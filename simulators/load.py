@@ -4,9 +4,12 @@ Each gateway has ``devices_per_gateway`` devices whose types are drawn from
 the seed (door contacts, motion sensors, GPS trackers, bed sensors), and every
 device sends heartbeats. Events are canonical JSON on the gateway's topic at
 QoS 1, with UUIDv7 ids and per-gateway ``seq``. An event counts as
-acknowledged on the broker's PUBACK.
+acknowledged on the broker's PUBACK. A worker keeps at most four in-flight
+windows unacknowledged, so when the broker (or this machine) cannot keep up,
+``sent`` falls behind ``rate`` instead of piling up in memory: the reported
+rates are what was really achieved.
 
-One process publishes with one paho client per process (paho's network thread
+Each process publishes with one paho client (paho's network thread
 does the socket work); ``processes > 1`` splits the gateways over several
 processes, each with its own connection, which is what reaches 10,000 events/s
 on a small machine. Counters are shared with the parent, which reports
@@ -208,6 +211,11 @@ def _worker(
         if elapsed >= spec.duration_s:
             break
         due = int(rate * elapsed) - n
+        with lock:
+            backlog = n - acks
+        # Backpressure: never more than four windows unacknowledged, so "sent" is what the
+        # broker could take, not what piled up in the client's queue.
+        due = min(due, 4 * spec.inflight - backlog)
         for _ in range(max(due, 0)):
             topic, payload = next(streams[i % len(streams)])
             i += 1
