@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from devices.events import make_event
 from simulators.scenario import PlannedEvent
 
 MAX_PAYLOAD = 16 * 1024  # the hub's limit (README: a message over 16 KiB is rejected)
@@ -257,3 +258,31 @@ def apply_wire(spec: FaultSpec, wire: Sequence[Wire]) -> list[Wire]:
     out = duplicate(rng, out, spec.duplicate)
     out = reorder(rng, out, spec.reorder)
     return uplink_drops(rng, out, spec.drops)
+
+
+def wire_from_plan(
+    planned: Sequence[PlannedEvent],
+    new_id: Callable[[], str],
+    stamp: Callable[[PlannedEvent], datetime],
+) -> list[Wire]:
+    """Canonical events for a plan, as a gateway would publish them: ids from ``new_id``,
+    ``ts`` from ``stamp`` (the planned time, or the wall clock for a live hub), per-gateway
+    ``seq`` from 1."""
+    seqs: dict[str, int] = {}
+    out = []
+    for p in planned:
+        seqs[p.gateway] = seqs.get(p.gateway, 0) + 1
+        event = make_event(
+            id=new_id(),
+            site=p.site,
+            gateway=p.gateway,
+            device=p.device,
+            kind=p.kind,
+            ts=stamp(p),
+            seq=seqs[p.gateway],
+            data=dict(p.data),
+        )
+        out.append(
+            Wire(f"trygg/v1/{p.site}/{p.gateway}/events", event.to_json().encode(), event.id)
+        )
+    return out

@@ -7,6 +7,7 @@
 | ``sim check NAME``                       | same, against an in-process hub at simulated time   |
 | ``sim list``                             | the shipped scenarios                               |
 | ``sim load --gateways --devices-per-gateway --rate`` | realistic load, sent/acknowledged per s |
+| ``sim faults NAME --broker ...``         | publish a scenario with seeded wire faults          |
 """
 
 from __future__ import annotations
@@ -312,3 +313,63 @@ def _load_with_bar(spec, run_load):  # type: ignore[no-untyped-def]
             bar.update(task, completed=min(elapsed, spec.duration_s), sent=sent, acked=acked)
 
         return run_load(spec, on_tick=tick)
+
+
+@sim_app.command("faults")
+def sim_faults(
+    name: Annotated[str, typer.Argument(help="scenario name or YAML file")],
+    broker: Annotated[str, typer.Option(help="HOST:PORT")] = "127.0.0.1:1883",
+    seed: Annotated[int, typer.Option(help="fault seed: same seed, same faults")] = 1,
+    duplicate: Annotated[float, typer.Option(help="share of events sent twice")] = 0.0,
+    reorder: Annotated[int, typer.Option(help="shuffle inside windows of this many")] = 0,
+    malformed: Annotated[float, typer.Option(help="broken payloads per valid event")] = 0.0,
+    oversized: Annotated[float, typer.Option(help="payloads over 16 KiB per valid event")] = 0.0,
+    skew: Annotated[
+        list[str] | None, typer.Option(help="GATEWAY=SECONDS: that gateway's clock is off")
+    ] = None,
+    drops: Annotated[int, typer.Option(help="uplink drops (reconnects)")] = 0,
+    username: Annotated[str | None, typer.Option(envvar="TRYGG_SIM_USERNAME")] = None,
+    password: Annotated[str | None, typer.Option(envvar="TRYGG_SIM_PASSWORD")] = None,
+) -> None:
+    """Publish a scenario as fast as the broker takes it, with seeded wire faults."""
+    from simulators import SimulatorError
+    from simulators.fault_player import play_with_faults
+    from simulators.faults import FaultSpec
+    from trygg.cli import _run, parse_broker
+
+    host, port = parse_broker(broker)
+    skews: list[tuple[str, float]] = []
+    for item in skew or []:
+        gateway, sep, seconds = item.partition("=")
+        try:
+            skews.append((gateway, float(seconds)))
+        except ValueError:
+            sep = ""
+        if not sep or not gateway:
+            raise typer.BadParameter(f"--skew expects GATEWAY=SECONDS, got {item!r}")
+    spec = FaultSpec(
+        seed=seed,
+        duplicate=duplicate,
+        reorder=reorder,
+        malformed=malformed,
+        oversized=oversized,
+        skew=tuple(skews),
+        drops=drops,
+    )
+    scenario = _load(name)
+
+    async def main(stop: asyncio.Event) -> None:
+        run = await play_with_faults(
+            scenario, host, port, spec, username=username, password=password, stop=stop
+        )
+        faults = ", ".join(f"{k} {v}" for k, v in sorted(run.by_fault.items()) if k != "none")
+        typer.echo(
+            f"published {run.published} messages for {run.valid_events} valid events, "
+            f"{run.reconnects} reconnects; faults: {faults or 'none'}"
+        )
+
+    try:
+        _run(main)
+    except SimulatorError as exc:
+        err.print(f"[red]sim faults failed:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -21,12 +22,12 @@ import aiomqtt
 import pytest
 import uuid6
 
-from devices.events import make_event
 from hub.service import Hub
 from hub.settings import HubSettings
 from hub.store.memory import MemoryStore
 from hub.store.sqlite import SqliteStore
-from simulators.faults import FaultSpec, Wire, apply_wire
+from simulators.fault_player import play_with_faults
+from simulators.faults import FaultSpec, Wire, apply_wire, wire_from_plan
 from simulators.scenario import load_scenario
 from trygg.runtime import running_hub
 
@@ -37,23 +38,8 @@ NIGHT = date(2026, 11, 3)
 
 def live_wire(site: str, count: int = 300) -> list[Wire]:
     """``count`` events of night-unit under ``site``, stamped now (the hub's real clock)."""
-    plan = load_scenario("night-unit").plan(NIGHT)[:count]
-    seqs: Counter[str] = Counter()
-    out = []
-    for p in plan:
-        seqs[p.gateway] += 1
-        event = make_event(
-            id=str(uuid6.uuid7()),
-            site=site,
-            gateway=p.gateway,
-            device=p.device,
-            kind=p.kind,
-            ts=datetime.now(UTC),
-            seq=seqs[p.gateway],
-            data=dict(p.data),
-        )
-        out.append(Wire(f"trygg/v1/{site}/{p.gateway}/events", event.to_json().encode(), event.id))
-    return out
+    plan = [replace(p, site=site) for p in load_scenario("night-unit").plan(NIGHT)[:count]]
+    return wire_from_plan(plan, lambda: str(uuid6.uuid7()), lambda _p: datetime.now(UTC))
 
 
 def metric(hub: Hub, name: str, labels: dict[str, str] | None = None) -> float:
@@ -157,3 +143,49 @@ async def _publish_with_drops(host: str, port: int, site: str, wire: list[Wire])
                 await client.publish(w.topic, w.payload, qos=1)
             else:
                 return drops
+
+
+async def test_play_with_faults_through_a_broker_loses_nothing_valid(
+    embedded_broker: tuple[str, int], tmp_path: Path
+) -> None:
+    host, port = embedded_broker
+    settings = HubSettings(
+        data_dir=tmp_path,
+        http_port=free_port(),
+        mqtt_host=host,
+        mqtt_port=port,
+        mqtt_protocol=4,
+        mqtt_client_id="hub-faults",
+        demo=True,
+    )
+    store = SqliteStore(settings.db_path)
+    store.migrate()
+    scenario = load_scenario("colleague-alarm")
+    spec = FaultSpec(seed=4, duplicate=0.2, reorder=5, malformed=0.1, oversized=0.05, drops=4)
+    stop = asyncio.Event()
+    async with running_hub(settings, store, stop) as run:
+        for _ in range(200):
+            if run.hub.broker_connected:
+                break
+            await asyncio.sleep(0.025)
+        result = await play_with_faults(scenario, host, port, spec)
+        assert result.reconnects == 4
+        assert result.by_fault["duplicate"] > 5 and result.by_fault["malformed"] > 3
+        registry = run.hub.metrics.registry
+        for _ in range(400):
+            stored = registry.get_sample_value("trygg_events_stored_total") or 0
+            if stored >= result.valid_events:
+                break
+            await asyncio.sleep(0.05)
+        assert stored == result.valid_events
+        rejected = sum(
+            s.value
+            for m in registry.collect()
+            if m.name == "trygg_events_rejected"
+            for s in m.samples
+            if s.name == "trygg_events_rejected_total"
+        )
+        assert rejected == result.by_fault["malformed"] + result.by_fault["oversized"]
+        dup = registry.get_sample_value("trygg_events_duplicate_total")
+        assert dup is not None and dup >= result.by_fault["duplicate"]
+    store.close()
