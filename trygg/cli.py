@@ -80,8 +80,12 @@ def demo(
 @app.command()
 def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
     """Run the hub against a broker (settings from TRYGG_* environment variables)."""
+    from rich.markup import escape
+
     from hub.errors import ConfigError
+    from hub.ruleset import load_pack
     from hub.settings import HubSettings
+    from rules.loader import RulesInvalid
     from trygg.runtime import ensure_admin, open_store, refuse_default_credentials, running_hub
 
     logs.configure(log_level)
@@ -92,8 +96,9 @@ def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
             # Checked before the admin account is created from these settings.
             refuse_default_credentials(store, settings)
         ensure_admin(store, settings)
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/]")
+        load_pack(settings.rules)  # every rule problem as file:line: reason, before starting
+    except (ConfigError, RulesInvalid) as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
         store.close()
         raise typer.Exit(2) from exc
 
@@ -218,3 +223,8 @@ def bench_ingest(
     except BenchError as exc:
         err.print(f"[red]bench ingest failed:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
+
+
+from trygg import cli_rules  # noqa: E402
+
+cli_rules.register(app, bench_app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
 from hub.errors import ConfigError
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
+from hub.ruleset import RuleSet
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
@@ -94,8 +96,17 @@ def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
 async def running_hub(
     settings: HubSettings, store: Store, stop: asyncio.Event
 ) -> AsyncIterator[Running]:
-    hub = Hub(store)
+    rules = RuleSet(settings.rules)  # raises RulesInvalid (file:line: reason) at start-up
+    hub = Hub(store, rules=rules)
     await hub.start()
+
+    def reload_rules() -> None:
+        rules.reload()
+        hub.arm_rule_timer()
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, reload_rules)
     publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))
     hub.add_notifier(publisher)
     tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
@@ -112,6 +123,7 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
+        asyncio.create_task(rules.watch(stop, on_reload=hub.arm_rule_timer)),
     ]
     try:
         while not server.started:
@@ -126,4 +138,6 @@ async def running_hub(
         stop.set()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGHUP)
         await hub.stop()
