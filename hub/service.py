@@ -48,6 +48,7 @@ SEEN_IDS = 200_000  # recently seen event ids kept for duplicate detection
 MAX_SKEW = timedelta(minutes=5)
 RETRY_MAX_S = 30.0
 COMMAND_PERSIST_WAIT_S = 5.0
+RULE_WAKE_MAX_S = 60.0
 
 
 def utcnow() -> datetime:
@@ -297,10 +298,12 @@ class Hub:
 
     # --- rule timers (the engine says when it next needs waking) -------------------
 
-    def arm_rule_timer(self) -> None:
+    def arm_rule_timer(self, force: bool = False) -> None:
+        """Sleep until the engine's next timer (at most a minute, so a clock that jumps
+        forward is noticed); ``force`` re-arms even when the wake time is unchanged."""
         next_wake = getattr(self._rules, "next_wake", None)
         wake = next_wake() if next_wake is not None else None
-        if self._rule_timer is not None and wake == self._rule_wake:
+        if self._rule_timer is not None and wake == self._rule_wake and not force:
             return
         self._rule_wake = wake
         if self._rule_timer is not None:
@@ -308,7 +311,7 @@ class Hub:
             self._rule_timer = None
         if wake is None:
             return
-        delay = max(0.0, (wake - self._clock()).total_seconds())
+        delay = min(RULE_WAKE_MAX_S, max(0.0, (wake - self._clock()).total_seconds()))
         self._rule_timer = asyncio.get_running_loop().call_later(delay, self._on_rule_timer)
 
     def _on_rule_timer(self) -> None:

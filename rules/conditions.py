@@ -85,11 +85,9 @@ def _check_value(kinds: frozenset[str], name: str, op: str, value: Any) -> str |
 def compile_condition(raw: Any, *, require_kind: bool) -> tuple[frozenset[str], Predicate]:
     """(kinds it can match, predicate). ``require_kind``: the top level must name kinds."""
     problems: list[tuple[Path_, str]] = []
-    if require_kind and not (isinstance(raw, dict) and ("kind" in raw or "any" in raw)):
-        raise ConditionError([((), "a trigger condition needs 'kind' (the rule index)")])
     kinds, pred = _compile(raw, (), frozenset(KINDS), problems)
     if require_kind and kinds == KINDS:
-        problems.append(((), "a trigger condition must narrow 'kind'"))
+        problems.append(((), "a trigger condition must name its event 'kind' (the rule index)"))
     if problems:
         raise ConditionError(problems)
     return kinds, pred

@@ -120,7 +120,7 @@ def parse_pack(files: Iterable[tuple[str, str]]) -> RulePack:
                 presence_s = parse_duration(raw["staff_presence_max"])
             except ValueError as exc:
                 f.bad(("staff_presence_max",), str(exc))
-        items = raw.get("rules")
+        items = raw.get("rules", [])
         if not isinstance(items, list):
             f.bad(("rules",), "expected a list of rules")
             continue

@@ -101,8 +101,8 @@ async def running_hub(
     await hub.start()
 
     def reload_rules() -> None:
-        rules.reload()
-        hub.arm_rule_timer()
+        if rules.reload():
+            hub.arm_rule_timer(force=True)
 
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -123,7 +123,7 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
-        asyncio.create_task(rules.watch(stop, on_reload=hub.arm_rule_timer)),
+        asyncio.create_task(rules.watch(stop, on_reload=lambda: hub.arm_rule_timer(force=True))),
     ]
     try:
         while not server.started:
