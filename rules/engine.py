@@ -92,7 +92,8 @@ class Engine:
     ) -> tuple[State, list[Decision]]:
         out: list[Decision] = []
         pack = self.pack
-        if state.timers and state.timers[0][0] <= now.timestamp():
+        timers = state.timers
+        if timers and timers[0][0] <= now.timestamp():
             self._fire(state, now.timestamp(), out)
         p = placement
         kind = event.kind
@@ -112,18 +113,24 @@ class Engine:
                 self._clear(state, rule, key, event, p, ts, out)
         rules = pack.by_kind.get(kind)
         if rules:
+            local_time = None  # the event's wall-clock time of day, computed once if needed
             for rule in rules:
-                if not rule.scope.everything and not rule.scope.matches(event, p):
+                if rule.scoped and not rule.scope.matches(event, p):
                     continue
-                params = rule.params(resident)
+                params = rule.defaults
+                if rule.overrides and resident is not None:
+                    params = rule.overrides.get(resident, params)
                 if not params.enabled:
                     continue
-                if params.window is not None and not params.window.contains(event.ts, self._tz):
-                    continue
+                if params.window is not None:
+                    if local_time is None:
+                        local_time = event.ts.astimezone(self._tz).time()
+                    if not params.window.contains_time(local_time):
+                        continue
                 if not rule.when(event, p):
                     continue
                 self._trigger(state, rule, params.within_s, params.count, key, event, p, ts, out)
-        if pack.expect_rules:
+        if kind in self._expect_by_kind:
             self._expect(state, key, resident, event, p, ts)
         return state, out
 

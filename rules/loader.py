@@ -247,6 +247,7 @@ def _rule(f: _File, at: Path_, item: Any, index: int) -> Rule | None:
         when=when,
         mode=mode,
         scope=scope,
+        scoped=not scope.everything,
         defaults=params,
         overrides={},
         action=action,

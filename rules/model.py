@@ -94,6 +94,7 @@ class Rule:
     debounce_s: float = 0.0
     cooldown_s: float = 0.0
     merge_open: bool = True
+    scoped: bool = False  # scope narrows (precomputed: checked on every event)
 
     def params(self, resident: str | None) -> Params:
         if resident is None or not self.overrides:
