@@ -105,3 +105,18 @@ def test_replay_names_bad_lines(tmp_path: Path, night: Path) -> None:
     result = _run("replay", str(log))
     assert result.returncode == 2
     assert f"{log}:2: " in result.stderr
+
+
+def test_the_hub_refuses_to_start_on_rule_files_that_do_not_validate(tmp_path: Path) -> None:
+    bad = tmp_path / "site.yaml"
+    bad.write_text("overrides:\n  res-1: {no_such_rule: {enabled: false}}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYGG_")}
+    env.update(
+        TRYGG_DATA_DIR=str(tmp_path), TRYGG_DEMO="true", TRYGG_HTTP_PORT="1",
+        TRYGG_RULES=f'["rules/packs/default.yaml", "{bad}"]',
+    )  # fmt: skip
+    result = subprocess.run(
+        [*TRYGG, "hub"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 2
+    assert f"{bad}:2: overrides.res-1.no_such_rule: no rule of that name" in result.stderr
