@@ -15,8 +15,11 @@ State per rule mode (see :class:`rules.model.Mode`):
 
 - instant: ``[last_trigger, last_raise]``
 - count:   ``[times..., last_raise]`` as ``[tuple, last_raise]``
-- absent:  ``[start, deadline, anchor_event, raised, cleared_at, last_raise, placement]``
-- expect:  ``[deadline, seen, anchor_event, last_raise, placement]``
+- absent:  ``[start, deadline, anchor, raised, cleared_at, last_raise, placement]``
+- expect:  ``[deadline, seen, anchor, last_raise, placement]``
+
+An *anchor* is the event a timer's alert will be about, kept as a slim tuple
+(:func:`anchor`), not the whole event object.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from devices.events import EventBase
+from devices.events import EVENT_CLASSES, EventBase
 from devices.registry import Placement
 from rules.decisions import Cancel, Decision, Raise, Resolve, Suppressed
 from rules.model import ActionKind, Mode, Rule, RulePack
@@ -43,6 +46,21 @@ _LAST_RAISE = {Mode.INSTANT: 1, Mode.COUNT: 1, Mode.ABSENT: LAST, Mode.EXPECT: 3
 def slot_key(event: EventBase, p: Placement | None) -> str:
     """Rule state is kept per resident; a device nobody is placed with is its own key."""
     return (p.resident_id if p is not None else None) or event.device
+
+
+Anchor = tuple[str, str, str, str, str, datetime, int, Any]
+
+
+def anchor(e: EventBase) -> Anchor:
+    """What a later alert needs of ``e`` (id, site, gateway, device, kind, ts, seq, data)."""
+    return (e.id, e.site, e.gateway, e.device, e.kind, e.ts, e.seq, e.data)
+
+
+def from_anchor(a: Anchor) -> EventBase:
+    """The event again, without re-validating what was validated when it arrived."""
+    return EVENT_CLASSES[a[4]].model_construct(
+        id=a[0], site=a[1], gateway=a[2], device=a[3], kind=a[4], ts=a[5], seq=a[6], data=a[7]
+    )
 
 
 class State:
@@ -183,7 +201,7 @@ class Engine:
                     self._expect_due(state, rule, key, slot, due, out)
             elif slot[DEADLINE] == due and not slot[RAISED] and slot[CLEARED] is None:
                 slot[RAISED] = True
-                anchor: EventBase = slot[ANCHOR]
+                anchor = from_anchor(slot[ANCHOR])
                 minutes = round(rule.params(key).within_s / 60)
                 self._raise(
                     state,
@@ -241,7 +259,7 @@ class Engine:
                     return
             last = slot[LAST] if slot is not None else NEVER
             deadline = ts + within_s
-            slots[skey] = [ts, deadline, event, False, None, last, p]
+            slots[skey] = [ts, deadline, anchor(event), False, None, last, p]
             self._push(state, deadline, rule, key)
 
     def _clear(
@@ -254,8 +272,7 @@ class Engine:
         if not rule.clear(event, p) or ts < slot[START]:
             return
         if slot[RAISED]:
-            anchor: EventBase = slot[ANCHOR]
-            out.append(Cancel(rule.name, anchor.device, f"{event.kind} at {event.ts:%H:%M:%S}"))
+            out.append(Cancel(rule.name, slot[ANCHOR][3], f"{event.kind} at {event.ts:%H:%M:%S}"))
             if rule.cooldown_s:
                 slot[START] = slot[ANCHOR] = slot[PLACE] = None
             else:
@@ -277,13 +294,13 @@ class Engine:
                 window = rule.params(resident).window
                 assert window is not None
                 due = window._flip(event.ts, window.end, self._tz).timestamp()
-                state.slots[skey] = [due, False, event, NEVER, p]
+                state.slots[skey] = [due, False, anchor(event), NEVER, p]
                 self._push(state, due, rule, key)
         for rule in self._expect_by_kind.get(event.kind, ()):
             slot = state.slots.get((rule.index, key))
             if slot is None or not rule.when(event, p):
                 continue
-            slot[2] = event
+            slot[2] = anchor(event)
             window = rule.params(resident).window
             if window is not None and window.contains(event.ts, self._tz):
                 slot[1] = True
@@ -297,7 +314,16 @@ class Engine:
             window = params.window
             assert window is not None
             self._raise(
-                state, rule, slot, 3, slot[2], slot[4], due, out, window=str(window), timer=True
+                state,
+                rule,
+                slot,
+                3,
+                from_anchor(slot[2]),
+                slot[4],
+                due,
+                out,
+                window=str(window),
+                timer=True,
             )
         window = params.window
         assert window is not None
