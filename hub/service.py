@@ -115,6 +115,8 @@ class Hub:
         self._max_batch = max_batch
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="trygg-store")
         self._notifiers: list[Notifier] = []
+        # Told about every valid new event after the rules (e.g. presence -> on site).
+        self.event_listeners: list[Callable[[EventBase, Placement | None], None]] = []
         self._open: dict[str, Alert] = {}
         self._open_by_key: dict[decide.OpenKey, Alert] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -259,6 +261,8 @@ class Hub:
         if event.ts - now > MAX_SKEW:
             self.metrics.clock_skew.inc()
         self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
+        for listener in self.event_listeners:
+            listener(event, placement)
         if decisions:
             self._apply(decisions, event, placement, now, pending)
         self.arm_rule_timer()
