@@ -66,7 +66,7 @@ def split_sentence(line: str) -> list[str]:
         raise ValueError("no leading $")
     body, star, given = line[1:].partition("*")
     if not star:
-        raise ValueError("no checksum")
+        raise ValueError("no * before the end of the sentence")
     if given.strip().upper() != checksum(body):
         raise ValueError(f"bad checksum {given.strip()!r}, expected {checksum(body)}")
     return body.split(",")

@@ -76,7 +76,9 @@ def parse(line: str) -> Reading | None:
 def _rmc_time(hms: str, dmy: str) -> datetime | None:
     try:
         t = time(int(hms[0:2]), int(hms[2:4]), int(hms[4:6]))
-        d = date(2000 + int(dmy[4:6]), int(dmy[2:4]), int(dmy[0:2]))
+        yy = int(dmy[4:6])
+        # Two-digit year, the usual NMEA pivot: 80-99 are the 1900s.
+        d = date((1900 if yy >= 80 else 2000) + yy, int(dmy[2:4]), int(dmy[0:2]))
     except (ValueError, IndexError):
         return None
     return datetime.combine(d, t, UTC)

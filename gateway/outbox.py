@@ -79,6 +79,9 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self.dropped: Counter[str] = Counter()
+        self._recount()
+
+    def _recount(self) -> None:
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM outbox")
         self._count, self._bytes = row.fetchone()
 
@@ -92,23 +95,25 @@ class Outbox:
         """Commit ``rows`` (seqs from :meth:`next_seq` upwards) durably, evicting if full."""
         if not rows:
             return
-        size = sum(len(r.body) for r in rows)
+        rows = list(rows)
+        last_seq = rows[-1].seq
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._make_room(size, rows)
+                self._make_room(sum(len(r.body) for r in rows), rows)
                 self._db.executemany(
                     "INSERT INTO outbox (seq, id, kind, class, body) VALUES (?, ?, ?, ?, ?)",
                     [(r.seq, r.id, r.kind, priority_class(r.kind), r.body) for r in rows],
                 )
-                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'",
-                                 (rows[-1].seq + 1,))
+                # A dropped event keeps its seq used: the hub sees the gap.
+                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (last_seq + 1,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._recount()
                 raise
             self._count += len(rows)
-            self._bytes += size
+            self._bytes += sum(len(r.body) for r in rows)
 
     def _make_room(self, size: int, rows: list[Row]) -> None:
         excess = self._bytes + size - self.max_bytes
