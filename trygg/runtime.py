@@ -19,6 +19,7 @@ import uvicorn
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
 from hub.errors import ConfigError
+from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
@@ -91,6 +92,11 @@ def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
 
 
 @asynccontextmanager
+def gateway_sync(settings: HubSettings) -> GatewaySync:
+    b = broker_settings(settings)
+    return GatewaySync(b.host, b.port, f"{b.client_id}-sync", b.username, b.password, b.protocol)
+
+
 async def running_hub(
     settings: HubSettings, store: Store, stop: asyncio.Event
 ) -> AsyncIterator[Running]:
@@ -112,6 +118,7 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
+        asyncio.create_task(run_gateway_sync(gateway_sync(settings), stop, store.list_devices)),
     ]
     try:
         while not server.started:
