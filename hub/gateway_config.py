@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -78,12 +79,14 @@ class GatewaySync:
 
     def __init__(self, host: str, port: int, client_id: str = "trygg-hub-sync",
                  username: str | None = None, password: str | None = None, protocol: int = 5,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 tls: bool = False, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.clock = clock
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5 if protocol == 5 else mqtt.MQTTv311)
         if username:
             self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set_context(ssl.create_default_context())
         self.client.on_connect = lambda c, *_: c.subscribe(TIME_REQUESTS, qos=0)
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.5, 30)

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from trygg import logs
 from trygg.cli_gateway import register as register_gateway
+from trygg.cli_gateway import register_bench as register_gateway_bench
 
 app = typer.Typer(help="Trygg: welfare-technology event hub.", no_args_is_help=True)
 sim_app = typer.Typer(help="Sensor simulators.", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 register_gateway(app)
+register_gateway_bench(bench_app)
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -49,3 +49,22 @@ def gateway(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(gateway_app, name="gateway")
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    @bench_app.command("gateway")
+    def bench_gateway(
+        events: Annotated[int, typer.Option(help="events per phase")] = 5000,
+        output: Annotated[Path | None, typer.Option(
+            help="write the result section into this markdown file (docs/benchmarks.md)")] = None,
+    ) -> None:
+        """CPU per event and RSS of the gateway at 50 devices; replay rate after an outage."""
+        from trygg.bench import BenchError
+        from trygg.bench_gateway import run, section
+
+        try:
+            bench = run(events, output)
+        except BenchError as exc:
+            err.print(f"[red]bench gateway failed:[/] {exc}")
+            raise typer.Exit(1) from exc
+        Console(soft_wrap=True).print(section(bench))

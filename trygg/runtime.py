@@ -91,12 +91,13 @@ def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
         raise ConfigError("refusing to start outside demo mode: " + "; ".join(problems))
 
 
-@asynccontextmanager
 def gateway_sync(settings: HubSettings) -> GatewaySync:
     b = broker_settings(settings)
-    return GatewaySync(b.host, b.port, f"{b.client_id}-sync", b.username, b.password, b.protocol)
+    return GatewaySync(b.host, b.port, f"{b.client_id}-sync", b.username, b.password,
+                       b.protocol, b.tls)
 
 
+@asynccontextmanager
 async def running_hub(
     settings: HubSettings, store: Store, stop: asyncio.Event
 ) -> AsyncIterator[Running]:
