@@ -54,13 +54,13 @@ class LocalMqtt:
                                   protocol=mqtt.MQTTv5, manual_ack=True)
         if cfg.username:
             self.client.username_pw_set(cfg.username, cfg.secret())
-        self.client.reconnect_delay_set(0.5, 10)
+        self.client.reconnect_delay_set(1, 10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self.connected.clear()
         self.client.on_message = self._on_message
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s,
                                   clean_start=False, properties=props)
@@ -79,12 +79,13 @@ class LocalMqtt:
         self.connected.set()
 
     def _on_message(self, c: mqtt.Client, _: Any, m: mqtt.MQTTMessage) -> None:
-        item = self._item(m.topic, m.payload)
+        payload = bytes(m.payload)
+        item = self._item(m.topic, payload)
         ack = self._acker(m.mid, m.qos)
         if item is None:
             ack()  # not ours (bridge/..., a set topic): nothing to keep
             return
-        self.inbox.put(Item(item[0], item[1], m.payload, ack))  # blocks when full
+        self.inbox.put(Item(item[0], item[1], payload, ack))  # blocks when full
 
     def _item(self, topic: str, payload: bytes) -> tuple[str, str] | None:
         parts = topic.split("/")
@@ -151,7 +152,7 @@ class SerialLine:
                 self.connected.clear()
                 port.close()
 
-    def _read(self, port: serial.SerialBase) -> None:
+    def _read(self, port: serial.Serial) -> None:
         while not self._stop.is_set():
             chunk = port.read(max(1, port.in_waiting or 1))
             if not chunk:

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_class ON outbox (class, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0);
+CREATE TABLE IF NOT EXISTS device_state (device TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
 
 
@@ -91,22 +92,35 @@ class Outbox:
         with self._lock:
             return int(self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0])
 
-    def append(self, rows: list[Row]) -> None:
-        """Commit ``rows`` (seqs from :meth:`next_seq` upwards) durably, evicting if full."""
-        if not rows:
+    def load_states(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT device, state FROM device_state"))
+
+    def append(self, rows: list[Row], states: dict[str, str] | None = None) -> None:
+        """Commit ``rows`` (seqs from :meth:`next_seq` upwards) durably, evicting if full.
+
+        ``states`` (each device's last converted input) commit in the same
+        transaction, so an input redelivered after a crash converts to nothing new.
+        """
+        if not rows and not states:
             return
         rows = list(rows)
-        last_seq = rows[-1].seq
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._make_room(sum(len(r.body) for r in rows), rows)
-                self._db.executemany(
-                    "INSERT INTO outbox (seq, id, kind, class, body) VALUES (?, ?, ?, ?, ?)",
-                    [(r.seq, r.id, r.kind, priority_class(r.kind), r.body) for r in rows],
-                )
-                # A dropped event keeps its seq used: the hub sees the gap.
-                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (last_seq + 1,))
+                if states:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO device_state (device, state) VALUES (?, ?)",
+                        list(states.items()))
+                if rows:
+                    last_seq = rows[-1].seq
+                    self._make_room(sum(len(r.body) for r in rows), rows)
+                    self._db.executemany(
+                        "INSERT INTO outbox (seq, id, kind, class, body) VALUES (?, ?, ?, ?, ?)",
+                        [(r.seq, r.id, r.kind, priority_class(r.kind), r.body) for r in rows])
+                    # A dropped event keeps its seq used: the hub sees the gap.
+                    self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'",
+                                     (last_seq + 1,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -180,7 +194,7 @@ class Outbox:
 
     @property
     def warning(self) -> bool:
-        return self._bytes >= self.warn_bytes
+        return bool(self._bytes >= self.warn_bytes)
 
     def close(self) -> None:
         with self._lock:

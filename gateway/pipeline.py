@@ -8,7 +8,9 @@ the device health report live here too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +57,23 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.configure(self.devices, self.bases_json)
         self._previous: dict[str, dict[str, Any]] = {}
+        self.dirty: dict[str, dict[str, Any]] = {}  # states changed since take_dirty()
+
+    def restore(self, states: dict[str, str]) -> None:
+        """Load the states committed with the outbox (see :meth:`take_dirty`)."""
+        for device, raw in states.items():
+            with contextlib.suppress(ValueError):
+                self._previous[device] = json.loads(raw)
+
+    def take_dirty(self) -> dict[str, str]:
+        """Device states to commit with this batch's rows; then forgotten."""
+        out = {k: json.dumps(v, separators=(",", ":")) for k, v in self.dirty.items()}
+        self.dirty.clear()
+        return out
+
+    def _remember(self, device_id: str, state: dict[str, Any]) -> None:
+        self._previous[device_id] = state
+        self.dirty[device_id] = state
 
     def configure(self, devices: list[DeviceConfig], bases_json: list[dict[str, Any]]) -> None:
         self.devices = devices
@@ -88,7 +107,7 @@ class Pipeline:
             return []
         except PayloadError as exc:
             return self._reject(device, exc)
-        self._previous[device.id] = payload
+        self._remember(device.id, dict(payload))
         h = self._seen(device.id, now)
         for key, value in catalogue.health(payload).items():
             setattr(h, key, value)
@@ -117,7 +136,24 @@ class Pipeline:
         except PayloadError as exc:
             return self._reject(device, exc)
         self._seen(device.id, now)
-        return self.admit(device, readings, now)
+        return self.admit(device, self._fresh(device.id, readings), now)
+
+    def _fresh(self, device_id: str, readings: list[Reading]) -> list[Reading]:
+        """OwnTracks fixes arrive in ``tst`` order; one not newer than the last of its kind
+        is a redelivery (after a crash) or a replay: counted as ``stale``, not sent twice."""
+        last = self._previous.get(device_id, {})
+        out = []
+        for r in readings:
+            stamp = r.at.timestamp() if r.at else None
+            if stamp is not None and stamp <= last.get(r.kind, float("-inf")):
+                self.rejected["stale"] += 1
+                continue
+            out.append(r)
+            if stamp is not None:
+                last = {**last, r.kind: stamp}
+        if out:
+            self._remember(device_id, last)
+        return out
 
     def serial(self, device_id: str, line: str, now: datetime
                ) -> list[tuple[DeviceConfig, Reading]]:

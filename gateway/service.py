@@ -61,6 +61,7 @@ class Gateway:
         self.outbox = Outbox(cfg.data_dir / "outbox.db", int(cfg.outbox_max_mb * 1024 * 1024),
                              cfg.outbox_warn_fraction)
         self.seq = self.outbox.next_seq()
+        self.pipeline.restore(self.outbox.load_states())
         self.inbox: queue.Queue[Item] = queue.Queue(INBOX)
         self.fallback = Fallback(timedelta(seconds=cfg.fallback.after_s),
                                  frozenset(cfg.fallback.kinds))
@@ -137,7 +138,8 @@ class Gateway:
         with self._fallback_lock:  # before the rows can leave: a fast confirmation is not missed
             for row in rows:
                 self.fallback.watch(row.id, row.device, row.kind, now)
-        self.outbox.append(rows)  # durable before any ack (drops at the cap are counted)
+        # Durable before any ack (drops at the cap are counted), with the device states.
+        self.outbox.append(rows, self.pipeline.take_dirty())
         self.seq += len(admitted)
         self.accepted += len(rows)
         for item in batch:

@@ -126,7 +126,7 @@ class Uplink:
             handler = self.subscriptions.get(message.topic)
             if handler is not None:
                 try:
-                    handler(message.topic, message.payload)
+                    handler(message.topic, bytes(message.payload))
                 except Exception:  # a bad message must never stop the uplink
                     log.exception("handler failed", extra={"topic": message.topic})
 

@@ -151,10 +151,20 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path: Path) -> None:
             return {(e["device"], int(datetime.fromisoformat(e["ts"]).timestamp()))
                     for e in hub.payloads("/events")}
         wait_for(lambda: got() >= want, 60, "every source message reached the hub")
+        time.sleep(1.0)  # let any late duplicate arrive before counting
         events = hub.payloads("/events")
         seq_by_id = {e["id"]: e["seq"] for e in events}
         seqs = list(seq_by_id.values())
         assert len(seqs) == len(set(seqs)), "a sequence number was reused after the kill"
+        # Redelivered inputs the gateway had committed are recognised from the device
+        # state committed with them: each source message became exactly one event.
+        seen: dict[tuple[str, str], list[dict[str, object]]] = defaultdict(list)
+        for e in {e["id"]: e for e in events if e["kind"] == "gps.position"}.values():
+            seen[(e["device"], e["ts"])].append(e)
+        twice = {k: v for k, v in seen.items() if len(v) > 1}
+        assert not twice, twice
+        positions = {e["id"] for e in events if e["kind"] == "gps.position"}
+        assert len(positions) == len(want)  # (the rest are the devices' heartbeats)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)

@@ -135,3 +135,23 @@ def test_pipeline_serial_and_door_role() -> None:
     assert p.serial("stove-1", "$TSG,OFF*00", T0) == []
     assert p.rejected["bad_checksum"] == 1
     assert [r.data for _, r in p.z2m("b", b'{"contact": false}', T0)] == [{"door": "balcony"}]
+
+
+def test_device_state_commits_with_rows_so_a_redelivery_converts_to_nothing(
+        tmp_path: Path) -> None:
+    door = DeviceConfig(id="door-1", protocol="z2m", friendly_name="d", model="MCCGQ11LM")
+    gps = DeviceConfig(id="gps-1", protocol="owntracks", topic="owntracks/a/b")
+    fix = b'{"_type":"location","lat":1,"lon":2,"tst":1763900000}'
+    p = Pipeline([door, gps], [], ZoneInfo("Europe/Oslo"))
+    assert len(p.z2m("d", b'{"contact": false}', T0)) == 1
+    assert len(p.owntracks("owntracks/a/b", fix, T0)) == 1
+    box = Outbox(tmp_path / "o.db")
+    box.append([], p.take_dirty())
+    box.close()
+    # A restarted gateway gets the same two messages again from the local broker.
+    again = Pipeline([door, gps], [], ZoneInfo("Europe/Oslo"))
+    again.restore(Outbox(tmp_path / "o.db").load_states())
+    assert again.z2m("d", b'{"contact": false}', T0) == []
+    assert again.owntracks("owntracks/a/b", fix, T0) == []
+    assert again.rejected["stale"] == 1
+    assert len(again.z2m("d", b'{"contact": true}', T0)) == 1
