@@ -34,6 +34,7 @@ ALARM_KINDS = frozenset({
     "alarm.button", "staff.alarm", "fall.detected", "floor.person", "smoke.detected",
     "water.leak", "stove.cutoff",
 })
+DEAD_KEEP = 1000  # dead letters kept for a technician; older ones go
 LOW_KINDS = frozenset({"device.heartbeat", "room.motion", "room.no_motion", "gps.position"})
 
 SCHEMA = """
@@ -47,6 +48,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_class ON outbox (class, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 0);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    source TEXT NOT NULL, payload BLOB NOT NULL, error TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS device_state (device TEXT PRIMARY KEY, state TEXT NOT NULL);
 """
 
@@ -96,18 +101,24 @@ class Outbox:
         with self._lock:
             return dict(self._db.execute("SELECT device, state FROM device_state"))
 
-    def append(self, rows: list[Row], states: dict[str, str] | None = None) -> None:
+    def append(self, rows: list[Row], states: dict[str, str] | None = None,
+               dead: list[tuple[str, bytes, str]] | None = None) -> None:
         """Commit ``rows`` (seqs from :meth:`next_seq` upwards) durably, evicting if full.
 
         ``states`` (each device's last converted input) commit in the same
         transaction, so an input redelivered after a crash converts to nothing new.
         """
-        if not rows and not states:
+        if not rows and not states and not dead:
             return
         rows = list(rows)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if dead:
+                    self._db.executemany(
+                        "INSERT INTO dead_letter (source, payload, error) VALUES (?, ?, ?)", dead)
+                    self._db.execute("DELETE FROM dead_letter WHERE rowid <= "
+                                     "(SELECT MAX(rowid) FROM dead_letter) - ?", (DEAD_KEEP,))
                 if states:
                     self._db.executemany(
                         "INSERT OR REPLACE INTO device_state (device, state) VALUES (?, ?)",
@@ -183,6 +194,11 @@ class Outbox:
             self._count -= removed
 
     # --- reporting ---------------------------------------------------------------
+
+    def dead_letters(self) -> list[tuple[str, bytes, str]]:
+        with self._lock:
+            cur = self._db.execute("SELECT source, payload, error FROM dead_letter ORDER BY rowid")
+            return [(s, bytes(p), e) for s, p, e in cur]
 
     @property
     def count(self) -> int:

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import subprocess
+import threading
 from collections.abc import Callable
 
 import serial
@@ -20,6 +21,7 @@ from gateway.fallback import Pending
 from gateway.inputs import LocalMqtt
 
 log = logging.getLogger("trygg.gateway.fallback")
+COMMAND_TIMEOUT_S = 120
 
 
 class LocalOutputs:
@@ -40,8 +42,7 @@ class LocalOutputs:
         if self.cfg.command:
             env = {**os.environ, "TRYGG_ALARM_KIND": alarm.kind,
                    "TRYGG_ALARM_DEVICE": alarm.device, "TRYGG_ALARM_EVENT": alarm.event_id}
-            self._try("command", lambda: subprocess.Popen(
-                self.cfg.command or [], env=env, stdin=subprocess.DEVNULL))
+            self._try("command", lambda: self._spawn(self.cfg.command or [], env))
         self.sounded += 1
 
     def _try(self, name: str, action: Callable[[], object]) -> None:
@@ -50,6 +51,21 @@ class LocalOutputs:
         except Exception as exc:  # every output is tried even if one fails
             self.failed += 1
             log.error("local alarm output failed", extra={"output": name, "error": str(exc)})
+
+    @staticmethod
+    def _spawn(command: list[str], env: dict[str, str]) -> None:
+        """Start at once (an exec error counts as a failed output); reap in the background."""
+        child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+
+        def reap() -> None:
+            try:
+                child.wait(timeout=COMMAND_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                log.error("local alarm command still running; killed")
+                child.kill()
+                child.wait()
+
+        threading.Thread(target=reap, name="alarm-command", daemon=True).start()
 
     @staticmethod
     def _relay(url: str) -> None:

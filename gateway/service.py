@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,22 +126,46 @@ class Gateway:
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
                     break
-            self.process(batch)
+            try:
+                self.process(batch)
+            except Exception:  # never let the writer die: the sources stay unacked
+                log.exception("batch failed; its inputs stay unacknowledged")
 
     def process(self, batch: list[Item]) -> None:
-        """Convert, filter, stamp and commit one batch; then ack its sources."""
+        """Convert, filter, stamp and commit one batch; then ack its sources.
+
+        A failing input is logged, counted and dead-lettered, never stops the loop.
+        A failing commit (disk full, I/O error) is retried until it succeeds: the
+        sources stay unacknowledged meanwhile, so nothing is lost and the inbox
+        fills up and pushes back.
+        """
         now = self.clock()
-        admitted: list[tuple[DeviceConfig, Reading]] = []
+        rows: list[Row] = []
+        dead: list[tuple[str, bytes, str]] = []
         for item in batch:
-            admitted.extend(self._convert(item, now))
-        rows = [self._stamp(self.seq + i, device, reading, now)
-                for i, (device, reading) in enumerate(admitted)]
+            try:
+                for device, reading in self._convert(item, now):
+                    rows.append(self._stamp(self.seq + len(rows), device, reading, now))
+            except Exception as exc:  # a bug or an unforeseen payload: keep it, go on
+                log.exception("input failed; dead-lettered", extra={"source": item.source})
+                self.pipeline.rejected["internal_error"] += 1
+                dead.append((item.source, item.payload, repr(exc)[:500]))
         with self._fallback_lock:  # before the rows can leave: a fast confirmation is not missed
             for row in rows:
                 self.fallback.watch(row.id, row.device, row.kind, now)
-        # Durable before any ack (drops at the cap are counted), with the device states.
-        self.outbox.append(rows, self.pipeline.take_dirty())
-        self.seq += len(admitted)
+        states = self.pipeline.take_dirty()
+        delay = 0.1
+        while True:
+            try:
+                # Durable before any ack (drops at the cap are counted), with the states.
+                self.outbox.append(rows, states, dead)
+                break
+            except sqlite3.Error as exc:
+                log.error("outbox write failed; retrying", extra={"error": str(exc)})
+                if self._stop.wait(delay):
+                    return  # shutting down: unacked sources will redeliver
+                delay = min(delay * 2, 5.0)
+        self.seq += len(rows)
         self.accepted += len(rows)
         for item in batch:
             if item.ack is not None:

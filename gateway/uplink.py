@@ -154,6 +154,8 @@ class Uplink:
                 if self.connected.wait(10):
                     backoff = 0.5
                     self._send(client, self._generation)
+            except Exception:  # an outbox error must not end the uplink: reconnect, retry
+                log.exception("uplink sender failed; reconnecting")
             finally:
                 self.connected.clear()
                 client.disconnect()

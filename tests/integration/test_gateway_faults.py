@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gwhelpers import Collector, PrivateMosquitto, publisher, wait_for
 
 from gateway.config import BrokerConfig, DeviceConfig, GatewayConfig
 from gateway.service import Gateway
@@ -27,6 +26,8 @@ from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.service import Hub
 from hub.store.base import EventFilter
 from hub.store.memory import MemoryStore
+
+from gwhelpers import Collector, PrivateMosquitto, publisher, wait_for
 
 pytestmark = pytest.mark.mqtt
 OUTAGE_S = float(os.environ.get("TRYGG_TEST_OUTAGE_S", "60"))

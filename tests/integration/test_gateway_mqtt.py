@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from gwhelpers import Collector, wait_for
 
 from devices.reading import Reading
 from gateway.config import BrokerConfig, DeviceConfig, FallbackConfig, GatewayConfig
@@ -17,6 +16,8 @@ from hub.gateway_config import GatewaySync, build_config
 from hub.store.base import Device, DeviceView, PlacementRecord
 from rules.consent import basis_from_json
 from simulators.emulate.z2m import Z2mBridge
+
+from gwhelpers import Collector, wait_for
 
 pytestmark = pytest.mark.mqtt
 

@@ -7,13 +7,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from gwhelpers import Collector, wait_for
 
 from devices import nmea
 from devices.reading import Reading
 from gateway.config import BrokerConfig, DeviceConfig, GatewayConfig
 from gateway.service import Gateway
 from simulators.emulate.serialdev import SerialDevice
+
+from gwhelpers import Collector, wait_for
 
 pytestmark = [pytest.mark.serial, pytest.mark.mqtt]
 

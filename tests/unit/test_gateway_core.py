@@ -155,3 +155,24 @@ def test_device_state_commits_with_rows_so_a_redelivery_converts_to_nothing(
     assert again.owntracks("owntracks/a/b", fix, T0) == []
     assert again.rejected["stale"] == 1
     assert len(again.z2m("d", b'{"contact": true}', T0)) == 1
+
+
+def test_a_failing_input_is_dead_lettered_and_the_batch_goes_on(tmp_path: Path) -> None:
+    from gateway.config import GatewayConfig
+    from gateway.inputs import Item
+    from gateway.service import Gateway
+
+    cfg = GatewayConfig(site="s", gateway="g", data_dir=tmp_path, local=None, devices=[
+        DeviceConfig(id="door-1", protocol="z2m", friendly_name="d", model="MCCGQ11LM")])
+    gw = Gateway(cfg, clock=lambda: T0)
+    acked: list[str] = []
+    gw.process([
+        Item("mystery", "x", b"boom", lambda: acked.append("mystery")),
+        Item("z2m", "d", b'{"contact": false}', lambda: acked.append("door")),
+    ])
+    assert acked == ["mystery", "door"]
+    assert [r.kind for r in gw.outbox.peek(-1, 10)] == ["door.opened"]
+    [(source, payload, error)] = gw.outbox.dead_letters()
+    assert (source, payload) == ("mystery", b"boom") and "unknown item source" in error
+    assert gw.pipeline.rejected["internal_error"] == 1
+    gw.outbox.close()
