@@ -269,7 +269,10 @@ class Gateway:
             if health.last_seen is None:
                 continue
             last = self._last_device_beat.get(device_id)
-            if last is None or now - last >= every:
+            if last is None:  # just seen: its own event says it is alive
+                self._last_device_beat[device_id] = now
+                continue
+            if now - last >= every:
                 self._last_device_beat[device_id] = now
                 try:
                     self.inbox.put_nowait(Item("heartbeat", device_id, b""))

@@ -57,6 +57,7 @@ class Uplink:
         self._acks: collections.deque[tuple[int, int, bool]] = collections.deque()
         self._generation = 0
         self._dirty = False
+        self._refused = threading.Event()
         self._client: mqtt.Client | None = None
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
         self.status_payload: Callable[[bool], bytes] = lambda online: json.dumps(
@@ -107,6 +108,7 @@ class Uplink:
         def on_connect(c: mqtt.Client, _: Any, __: Any, rc: ReasonCode, ___: Any) -> None:
             if rc.is_failure:
                 log.error("uplink refused", extra={"reason": str(rc)})
+                self._refused.set()
                 return
             for topic in self.subscriptions:
                 c.subscribe(topic, qos=1)
@@ -142,6 +144,7 @@ class Uplink:
             self._generation += 1
             client = self._make_client(self._generation)
             self._client = client
+            self._refused.clear()
             try:
                 client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
             except (OSError, ssl.SSLError) as exc:
@@ -151,7 +154,7 @@ class Uplink:
                 continue
             client.loop_start()
             try:
-                if self.connected.wait(10):
+                if self._await_connack(10):
                     backoff = 0.5
                     self._send(client, self._generation)
             except Exception:  # an outbox error must not end the uplink: reconnect, retry
@@ -198,6 +201,13 @@ class Uplink:
                 with self._wake:
                     if not self._dirty:
                         self._wake.wait(0.5)
+
+    def _await_connack(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.connected.wait(0.05):
+            if self._stop.is_set() or self._refused.is_set() or time.monotonic() > deadline:
+                return False
+        return True
 
     def wait_connected(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
