@@ -16,11 +16,15 @@ from datetime import timedelta
 
 import uvicorn
 
+from hub import routing_api
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
+from hub.channels.setup import start_routing
+from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
 from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
+from hub.retention import RetentionSettings
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
@@ -105,8 +109,18 @@ async def running_hub(
     await hub.start()
     publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))
     hub.add_notifier(publisher)
+    routing = await start_routing(
+        hub,
+        stop,
+        mqtt_host=settings.mqtt_host,
+        mqtt_port=settings.mqtt_port,
+        client_id=f"{settings.mqtt_client_id}-notify",
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+    )
     tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
     app = create_app(hub, tokens, utcnow)
+    routing_api.install(app, routing.router)
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -119,7 +133,10 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
-        asyncio.create_task(run_gateway_sync(gateway_sync(settings), stop, store.list_devices)),
+        asyncio.create_task(
+            run_gateway_sync(gateway_sync(settings), stop, store.list_devices, store.list_bases)
+        ),
+        asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),
     ]
     try:
         while not server.started:
@@ -134,4 +151,5 @@ async def running_hub(
         stop.set()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        await routing.stop()
         await hub.stop()
