@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 
 from trygg import cli_audit, cli_routing, logs
+from trygg.cli_gateway import register as register_gateway
+from trygg.cli_gateway import register_bench as register_gateway_bench
 
 app = typer.Typer(help="Trygg: welfare-technology event hub.", no_args_is_help=True)
 schema_app = typer.Typer(help="Print schemas.", no_args_is_help=True)
@@ -22,6 +24,8 @@ bench_app = typer.Typer(help="Benchmarks (results go to docs/benchmarks.md).", n
 app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+register_gateway(app)
+register_gateway_bench(bench_app)
 cli_audit.register(app)
 cli_routing.register(bench_app)
 

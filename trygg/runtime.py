@@ -23,6 +23,7 @@ from hub.auth import TokenIssuer, hash_password, verify_password
 from hub.channels.setup import start_routing
 from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
+from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.retention import RetentionSettings
 from hub.ruleset import RuleSet
@@ -96,6 +97,12 @@ def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
         raise ConfigError("refusing to start outside demo mode: " + "; ".join(problems))
 
 
+def gateway_sync(settings: HubSettings) -> GatewaySync:
+    b = broker_settings(settings)
+    return GatewaySync(b.host, b.port, f"{b.client_id}-sync", b.username, b.password,
+                       b.protocol, b.tls)
+
+
 @asynccontextmanager
 async def running_hub(
     settings: HubSettings, store: Store, stop: asyncio.Event
@@ -137,6 +144,9 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
+        asyncio.create_task(
+            run_gateway_sync(gateway_sync(settings), stop, store.list_devices, store.list_bases)
+        ),
         asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),
         asyncio.create_task(rules.watch(stop, on_reload=lambda: hub.arm_rule_timer(force=True))),
     ]
