@@ -23,6 +23,7 @@ from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
+from hub.store.postgres_open import maintain_daily
 from hub.store.sqlite import SqliteStore
 
 log = logging.getLogger("trygg")
@@ -42,7 +43,12 @@ class Running:
     tasks: list[asyncio.Task[None]]
 
 
-def open_store(settings: HubSettings) -> SqliteStore:
+def open_store(settings: HubSettings) -> Store:
+    """PostgreSQL when TRYGG_DATABASE_URL is set, else SQLite in data_dir; migrated."""
+    if settings.database_url is not None:
+        from hub.store.postgres_open import open_postgres
+
+        return open_postgres(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.db_path)
     version = store.migrate()
@@ -112,6 +118,7 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
+        asyncio.create_task(maintain_daily(hub, stop)),
     ]
     try:
         while not server.started:
