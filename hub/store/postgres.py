@@ -63,7 +63,8 @@ log = logging.getLogger("trygg.store")
 MIGRATIONS_PACKAGE = "hub.migrations.postgres"
 DEFAULT_RETENTION = timedelta(days=730)
 CONNECT_TIMEOUT_S = 5
-GETCONN_TIMEOUT_S = 10.0
+GETCONN_TIMEOUT_S = 5.0
+RECONNECT_TIMEOUT_S = 15.0
 _LOCK_KEY = 0x7472_7967  # advisory lock: one migrator at a time
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -94,7 +95,9 @@ class PostgresStore:
             configure=_configure,
             check=psycopg_pool.ConnectionPool.check_connection,
             timeout=GETCONN_TIMEOUT_S,
-            reconnect_timeout=float("inf"),  # keep trying: the hub never gives up on its store
+            # A failed reconnect gives up after this; the next checkout starts afresh
+            # (psycopg_pool's backoff is uncapped, so one endless attempt would wait hours).
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             name="trygg-store",
             open=False,
         )
