@@ -30,6 +30,7 @@ class HubSettings(BaseSettings):
     mqtt_client_id: str = "trygg-hub"
     mqtt_protocol: int = Field(5, description="5 (MQTT 5) or 4 (MQTT 3.1.1)")
     mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = Field(None, description="CA of the broker's certificate (TLS)")
     mqtt_session_expiry_s: int = Field(
         7 * 24 * 3600, ge=0, description="how long the broker queues events while the hub is away"
     )

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from trygg import logs
+from trygg.cli_mqtt import mqtt_app
 
 app = typer.Typer(help="Trygg: welfare-technology event hub.", no_args_is_help=True)
 sim_app = typer.Typer(help="Sensor simulators.", no_args_is_help=True)
@@ -24,6 +25,7 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.add_typer(mqtt_app, name="mqtt")
 
 err = Console(stderr=True, soft_wrap=True)
 

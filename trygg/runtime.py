@@ -65,6 +65,7 @@ def broker_settings(settings: HubSettings) -> BrokerSettings:
         client_id=settings.mqtt_client_id,
         protocol=settings.mqtt_protocol,
         tls=settings.mqtt_tls,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
         session_expiry_s=settings.mqtt_session_expiry_s,
     )
 
