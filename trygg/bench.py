@@ -371,8 +371,10 @@ def run_ingest_bench(
     """Run the three phases, print the table, and write it into ``output`` if given."""
     if events < 2 or rate <= 0 or seconds <= 0:
         raise BenchError("need --events >= 2, --rate > 0 and --seconds > 0")
-    if store not in ("sqlite", "memory"):
-        raise BenchError(f"--store is sqlite or memory, not {store!r}")
+    if store not in ("sqlite", "memory", "postgres"):
+        raise BenchError(f"--store is sqlite, postgres or memory, not {store!r}")
+    if store == "postgres" and not os.environ.get("TRYGG_DATABASE_URL"):
+        raise BenchError("--store postgres needs TRYGG_DATABASE_URL (the run uses its own schema)")
     err = Console(stderr=True)
     command = _command(host_port, events, rate, seconds, store, output)
     with tempfile.TemporaryDirectory(prefix="trygg-bench-") as tmp, contextlib.ExitStack() as stack:

@@ -199,7 +199,9 @@ def bench_ingest(
     events: Annotated[int, typer.Option(help="events for the throughput phase")] = 50_000,
     rate: Annotated[float, typer.Option(help="background events/s for the latency phase")] = 500.0,
     seconds: Annotated[float, typer.Option(help="length of the latency phase")] = 20.0,
-    store: Annotated[str, typer.Option(help="sqlite or memory")] = "sqlite",
+    store: Annotated[
+        str, typer.Option(help="sqlite, postgres (TRYGG_DATABASE_URL) or memory")
+    ] = "sqlite",
     output: Annotated[
         Path | None,
         typer.Option(

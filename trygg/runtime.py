@@ -20,6 +20,7 @@ from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
 from hub.errors import ConfigError
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
+from hub.offline import export_offline
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
@@ -120,6 +121,7 @@ async def running_hub(
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
         asyncio.create_task(maintain_daily(hub, stop)),
+        asyncio.create_task(export_offline(hub, stop, utcnow)),
     ]
     try:
         while not server.started:
