@@ -453,12 +453,21 @@ def show(bench: IngestBench, console: Console) -> None:
         )
 
 
+HEADING = "## Ingest: hub vs. a bare subscriber, and alert latency"
+
+
+def _markers(store: str) -> tuple[str, str]:
+    return f"<!-- bench:ingest:{store}:start -->", f"<!-- bench:ingest:{store}:end -->"
+
+
 def section(b: IngestBench) -> str:
+    """One store's block; the ingest section holds one block per store."""
     m = b.machine
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    first, last = _markers(b.store)
     lines = [
-        START,
-        "## Ingest: hub vs. a bare subscriber, and alert latency",
+        first,
+        f"### Store: {b.store}",
         "",
         f"Measured {when} on {m['cpus']} CPUs ({m['cpu_model']}), {m['os']}, "
         f"Python {m['python']}, broker: {m['broker']}.",
@@ -471,19 +480,28 @@ def section(b: IngestBench) -> str:
         "|---|---:|",
         *(f"| {name} | {value} |" for name, value in rows(b)),
         "",
-        END,
+        last,
     ]
     return "\n".join(lines)
 
 
 def write_markdown(path: Path, bench: IngestBench) -> None:
-    """Replace the section between the markers, or append it when there is none."""
+    """Replace this store's block in the ingest section, keeping the other stores' blocks."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    new = section(bench)
+    block = section(bench)
     start, end = text.find(START), text.find(END)
-    if start != -1 and end > start:
-        text = text[:start] + new + text[end + len(END) :]
+    if start == -1 or end < start:
+        text = text.rstrip("\n") + f"\n\n{START}\n{HEADING}\n\n{block}\n\n{END}\n"
     else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
+        inner = text[start + len(START) : end]
+        first, last = _markers(bench.store)
+        i, j = inner.find(first), inner.find(last)
+        if i != -1 and j > i:
+            inner = inner[:i] + block + inner[j + len(last) :]
+        elif "<!-- bench:ingest:" in inner:
+            inner = inner.rstrip("\n") + f"\n\n{block}\n\n"
+        else:  # an old single-store section: start afresh
+            inner = f"\n{HEADING}\n\n{block}\n\n"
+        text = text[: start + len(START)] + inner + text[end:]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
