@@ -208,6 +208,9 @@ def bench_ingest(
             help="write the result section into this markdown file (e.g. docs/benchmarks.md)"
         ),
     ] = None,
+    publishers: Annotated[
+        int, typer.Option(help="publisher processes for phases A and B (one can be the wall)")
+    ] = 1,
 ) -> None:
     """Hub ingest events/s vs. a bare aiomqtt subscriber, and alert latency p50/p99."""
     from rich.markup import escape
@@ -217,7 +220,13 @@ def bench_ingest(
     host_port = parse_broker(broker) if broker else None
     try:
         run_ingest_bench(
-            host_port, events=events, rate=rate, seconds=seconds, store=store, output=output
+            host_port,
+            events=events,
+            rate=rate,
+            seconds=seconds,
+            store=store,
+            output=output,
+            publishers=publishers,
         )
     except BenchError as exc:
         err.print(f"[red]bench ingest failed:[/] {escape(str(exc))}")
