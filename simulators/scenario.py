@@ -54,12 +54,12 @@ from pydantic import (
 )
 
 from devices.events import DATA_MODELS, KINDS, Ident
+from devices.localtime import TimeWindow, parse_time_of_day, wall_clock
 from devices.registry import Placement
 from simulators import SimulatorError
 
 ALL_DEVICES = "*"
 _DAY_S = 24 * 3600
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 Path_ = tuple[str | int, ...]  # a place in the document: ("timeline", 3, "kind")
 
 
@@ -108,23 +108,13 @@ def _dotted(path: Path_) -> str:
 
 
 def _parse_time(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    match = _TIME.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"expected a time 'HH:MM' or 'HH:MM:SS', got {value!r}")
-    hour, minute, second = (int(g) if g else 0 for g in match.groups())
-    if hour > 23 or minute > 59 or second > 59:
-        raise ValueError(f"no such time of day: {value!r}")
-    return time(hour, minute, second)
+    return parse_time_of_day(value)
 
 
 def _parse_window(value: Any) -> Any:
     if isinstance(value, str):
-        start, sep, end = value.partition("-")
-        if not sep:
-            raise ValueError(f"expected a window 'HH:MM-HH:MM', got {value!r}")
-        return (_parse_time(start.strip()), _parse_time(end.strip()))
+        window = TimeWindow.parse(value)
+        return (window.start, window.end)
     return value
 
 
@@ -300,8 +290,7 @@ class Scenario(_Frozen):
     def local_time(self, night_of: date, at: time) -> datetime:
         """The aware local datetime of wall-clock ``at`` in the night starting on ``night_of``."""
         day = night_of if at >= self.start else night_of + timedelta(days=1)
-        naive = datetime.combine(day, at, tzinfo=self.zone)  # fold=0, see the module docstring
-        return naive.astimezone(UTC).astimezone(self.zone)
+        return wall_clock(day, at, self.zone).astimezone(self.zone)  # see the module docstring
 
     def window(self, night_of: date) -> tuple[datetime, datetime]:
         """Start and end of the night as aware local datetimes (subtract in UTC)."""
