@@ -240,3 +240,33 @@ def test_trygg_db_upgrade_on_postgres(schema: tuple[str, str]) -> None:
     result = subprocess.run(run, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode != 0
     assert "upgrade Trygg" in result.stdout + result.stderr
+
+
+@pg
+def test_alert_statistics_count_transitions_per_hour_and_unit(schema: tuple[str, str]) -> None:
+    from hub.alerts import Command, raise_alert, transition
+    from rules.decisions import Category, Priority, Raise
+
+    dsn, name = schema
+    store = PostgresStore(dsn, schema=name)
+    try:
+        store.migrate()
+        event, at = _event(NOW)
+        decision = Raise(rule="r", category=Category.RESIDENT, priority=Priority.HIGH,
+                         message="m")  # fmt: skip
+        alert, raised = raise_alert(decision, event, None, "a-1", at)  # type: ignore[arg-type]
+        store.save_alert(alert, raised)
+        accepted, record = transition(alert, Command.ACCEPT, "kari", at)
+        store.save_alert(accepted, record)
+        with _conn(dsn, name) as conn:
+            rows = conn.execute(
+                "SELECT hour, site, category, to_state, alerts FROM alert_stats_hourly"
+                " ORDER BY to_state"
+            ).fetchall()
+    finally:
+        store.close()
+    hour = NOW.replace(minute=0)
+    assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
+        (hour, "s", "resident", "accepted", 1),
+        (hour, "s", "resident", "raised", 1),
+    ]
