@@ -89,12 +89,8 @@ class Metrics:
             buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
             registry=r,
         )
-        self.notify_failures = Counter(
-            "trygg_notify_failures_total",
-            "Alert deliveries that failed or were not confirmed, by channel",
-            ["channel"],
-            registry=r,
-        )
+        # Notify failures (trygg_notify_failures_total) and units with nobody on duty
+        # (trygg_unit_uncovered) are counted by hub.channels.metrics on this registry.
         self.alert_response = Histogram(
             "trygg_alert_response_seconds",
             "From an alert being raised to a staff member accepting it, by unit and category",
@@ -112,12 +108,6 @@ class Metrics:
             "trygg_gateways_offline",
             "Gateways none of whose devices was heard from within the threshold, by site",
             ["site"],
-            registry=r,
-        )
-        self.unit_staff_on_duty = Gauge(
-            "trygg_unit_staff_on_duty",
-            "Staff on duty per unit (set by routing/staff presence); 0 pages the operator",
-            ["unit"],
             registry=r,
         )
         self.store_up = Gauge(

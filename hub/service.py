@@ -112,6 +112,8 @@ class Hub:
         self._max_batch = max_batch
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="trygg-store")
         self._notifiers: list[Notifier] = []
+        # Told about every valid new event after the rules (e.g. presence -> on site).
+        self.event_listeners: list[Callable[[EventBase, Placement | None], None]] = []
         self._open: dict[str, Alert] = {}
         self._open_by_key: dict[decide.OpenKey, Alert] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -256,6 +258,8 @@ class Hub:
         if event.ts - now > MAX_SKEW:
             self.metrics.clock_skew.inc()
         self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
+        for listener in self.event_listeners:
+            listener(event, placement)
         if not decisions:
             return
         for effect in decide.apply(
@@ -366,10 +370,7 @@ class Hub:
         try:
             if await notifier.send(alert):
                 self._notify(alert.id, notifier.channel)
-            else:
-                self.metrics.notify_failures.labels(notifier.channel).inc()
         except Exception:
-            self.metrics.notify_failures.labels(notifier.channel).inc()
             log.exception(
                 "notifier failed", extra={"alert_id": alert.id, "notifier": type(notifier).__name__}
             )

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trygg import logs
+from trygg import cli_routing, logs
 from trygg.cli_mqtt import mqtt_app
 
 app = typer.Typer(help="Trygg: welfare-technology event hub.", no_args_is_help=True)
@@ -26,6 +26,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.add_typer(mqtt_app, name="mqtt")
+cli_routing.register(bench_app)
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -20,6 +21,7 @@ from simulators.scenario import PlannedEvent, Scenario, load_scenario
 from trygg.broker import embedded_broker
 from trygg.runtime import open_store, running_hub
 from trygg.seed import seed_demo_accounts, seed_registry
+from trygg.seed_routing import seed_demo_roster
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -81,12 +83,14 @@ async def run_demo(
     store = open_store(settings)
     seed_registry(store, scenario)
     accounts = seed_demo_accounts(store, scenario)
+    on_duty = seed_demo_roster(store, scenario, datetime.now(UTC))
     async with embedded_broker("127.0.0.1", mqtt_port), running_hub(settings, store, stop) as run:
         base = f"http://127.0.0.1:{http_port}"
         console.print(
             f"[bold]Trygg demo[/]: API {base}/docs, metrics {base}/metrics, broker 127.0.0.1:{mqtt_port}"
         )
         console.print(f"Accounts (password [bold]demo[/]): {', '.join(accounts)}. Ctrl-C stops.")
+        console.print(f"Alarm board: {base}/board/  (on duty now: {', '.join(on_duty)})")
         console.print(
             f'Accept an alert: TOKEN=$(curl -s -d "username=nattevakt&password=demo" {base}/api/v1/auth/token'
             " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'); "

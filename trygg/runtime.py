@@ -16,8 +16,10 @@ from datetime import timedelta
 
 import uvicorn
 
+from hub import routing_api
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
+from hub.channels.setup import start_routing
 from hub.errors import ConfigError
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.offline import export_offline
@@ -106,8 +108,18 @@ async def running_hub(
     await hub.start()
     publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))
     hub.add_notifier(publisher)
+    routing = await start_routing(
+        hub,
+        stop,
+        mqtt_host=settings.mqtt_host,
+        mqtt_port=settings.mqtt_port,
+        client_id=f"{settings.mqtt_client_id}-notify",
+        username=settings.mqtt_username,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
+    )
     tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
     app = create_app(hub, tokens, utcnow)
+    routing_api.install(app, routing.router)
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -136,4 +148,5 @@ async def running_hub(
         stop.set()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        await routing.stop()
         await hub.stop()

@@ -17,6 +17,7 @@ from typing import Protocol
 from devices.events import EventBase
 from devices.registry import Placement
 from hub.alerts import Alert, AlertState, Transition
+from hub.routing.ports import RoutingStore
 from rules.decisions import Category
 
 
@@ -164,7 +165,7 @@ class AccountStore(Protocol):
     def list_accounts(self) -> list[Account]: ...
 
 
-class Store(EventStore, AlertStore, RegistryStore, AccountStore, Protocol):
+class Store(EventStore, AlertStore, RegistryStore, AccountStore, RoutingStore, Protocol):
     """Everything one backend provides."""
 
     def migrate(self) -> int:

@@ -38,6 +38,7 @@ from hub.store.common import (
     utc_event,
     utc_transition,
 )
+from hub.store.routing_stores import MemoryRoutingMixin
 
 
 def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
@@ -46,7 +47,7 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
         raise StoreError(f"FOREIGN KEY constraint failed: no {what} {key!r}")
 
 
-class MemoryStore:
+class MemoryStore(MemoryRoutingMixin):
     def __init__(self) -> None:
         self._events: list[StoredEvent] = []  # in position order
         self._event_ids: dict[str, StoredEvent] = {}

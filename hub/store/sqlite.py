@@ -38,6 +38,7 @@ from hub.store.base import (
     Unit,
 )
 from hub.store.common import Migration, migrations, placement_of, to_micros
+from hub.store.routing_stores import SqliteRoutingMixin
 from hub.store.sqlite_rows import Row
 
 BUSY_TIMEOUT_MS = 5000
@@ -57,7 +58,7 @@ _PRAGMAS = (
 )
 
 
-class SqliteStore:
+class SqliteStore(SqliteRoutingMixin):
     """The :class:`hub.store.base.Store` on one SQLite file (or ``":memory:"``)."""
 
     def __init__(self, path: str | Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from hub.channels.metrics import RoutingMetrics
 from hub.metrics import Metrics
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
@@ -20,7 +21,9 @@ METRIC = re.compile(r"\btrygg_[a-z_]+")
 def _known_series() -> set[str]:
     names = set()
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
-    for family in Metrics().registry.collect():
+    metrics = Metrics()
+    RoutingMetrics(metrics.registry)  # the router counts on the hub's registry
+    for family in metrics.registry.collect():
         names.add(family.name)
         names.update(family.name + end for end in suffixes.get(family.type, ()))
     return names

@@ -1,0 +1,465 @@
+"""The routing shell: runs the pure escalation core against the hub's alerts.
+
+It is a ``hub.service.Notifier``: the hub hands it every alert change. A new
+open alert starts an escalation; accept stops it; on-site, resolve and cancel
+close it. Effects go out through the channels, each delivery in its own task
+(a slow webhook never holds up a handheld), and every step is appended to
+the routing log with its time and actor. One timer task sleeps until the
+earliest ``next_wake`` of any escalation, the next shift boundary, or a
+change (new alert, roster change), whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from devices.events import EventBase
+from devices.registry import Placement
+from hub.alerts import SYSTEM, Alert, AlertState, Command
+from hub.channels.base import Channel, ChannelDown, Message, MessageKind
+from hub.channels.metrics import RoutingMetrics
+from hub.errors import IllegalTransition, NotFound
+from hub.routing import engine, policy, roster
+from hub.routing.engine import Context, Escalation
+from hub.routing.log import RoutingKind, RoutingRecord
+from hub.routing.policy import RESPONSE_CENTRE, Policy
+from hub.service import Hub
+from rules.decisions import Category, Priority
+
+log = logging.getLogger("trygg.routing")
+
+LOG_WINDOW = timedelta(hours=24)  # shift-log entries older than this never matter
+MAX_SLEEP_S = 60.0  # the coverage check runs at least this often
+
+
+class Router:
+    channel = "routing"
+
+    def __init__(
+        self,
+        hub: Hub,
+        channels: Sequence[Channel],
+        *,
+        policies: Sequence[Policy] = (),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.channels = {c.name: c for c in channels}
+        self.policies = tuple(policies)
+        self.metrics = RoutingMetrics(hub.metrics.registry)
+        self._clock = clock or hub._clock
+        self._escalations: dict[str, Escalation] = {}
+        self._shifts: list[roster.Shift] = []
+        self._logs: list[roster.ShiftLog] = []
+        self._uncovered: set[tuple[str, str]] = set()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._seen_states: dict[str, AlertState] = {}
+
+    # --- life cycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.reload_roster()
+        for alert in self.hub.open_alerts():
+            self._on_change(alert)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            self.tick()
+            delay = self._sleep_for()
+            with contextlib.suppress(TimeoutError):
+                waiter = asyncio.ensure_future(self._wake.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                try:
+                    await asyncio.wait(
+                        {waiter, stopper}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    waiter.cancel()
+                    stopper.cancel()
+        await self.drain()
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _sleep_for(self) -> float:
+        now = self._clock()
+        wakes = [w for e in self._escalations.values() if (w := engine.next_wake(e))]
+        wakes.append(roster.next_change(self._shifts, now))
+        seconds = (min(wakes) - now).total_seconds()
+        return max(0.0, min(seconds, MAX_SLEEP_S))
+
+    async def reload_roster(self) -> None:
+        store = self.hub.store
+        since = self._clock() - LOG_WINDOW
+        self._shifts = await self.hub.run_store(store.list_shifts)
+        self._logs = await self.hub.run_store(store.shift_logs, since)
+        self._wake.set()
+
+    def context(self, now: datetime) -> Context:
+        duty = roster.on_duty(self._shifts, self._logs, now)
+        busy: dict[str, int] = {}
+        for alert in self.hub.open_alerts():
+            if alert.accepted_by:
+                busy[alert.accepted_by] = busy.get(alert.accepted_by, 0) + 1
+        return Context(duty, busy)
+
+    def on_duty(self, now: datetime | None = None) -> roster.Duty:
+        return roster.on_duty(self._shifts, self._logs, now or self._clock())
+
+    # --- the hub's notifier port -------------------------------------------------------
+
+    async def send(self, alert: Alert) -> bool:
+        self._on_change(alert)
+        return False  # "notified" is for a channel that delivered, not for the router
+
+    def _on_change(self, alert: Alert) -> None:
+        previous = self._seen_states.get(alert.id)
+        self._seen_states[alert.id] = alert.state
+        if not alert.is_open:
+            self._seen_states.pop(alert.id, None)
+        esc = self._escalations.get(alert.id)
+        now = self._clock()
+        if esc is None:
+            if alert.state in (AlertState.RAISED, AlertState.NOTIFIED):
+                self._start(alert, now)
+            return
+        esc = engine.Escalation(**{**_fields(esc), "alert": alert})
+        if alert.state is AlertState.ACCEPTED and alert.accepted_by and previous != alert.state:
+            self.metrics.observe(alert, "accept", now)
+            esc, effects = engine.accept(esc, alert.accepted_by)
+        elif alert.state in (AlertState.ON_SITE, AlertState.RESOLVED, AlertState.CANCELLED):
+            self.metrics.observe(alert, str(alert.state), now)
+            esc, effects = engine.close(esc, alert.accepted_by)
+        else:
+            effects = []
+        self._escalations[alert.id] = esc
+        if not alert.is_open:
+            del self._escalations[alert.id]
+        self._carry_out(esc, effects, now)
+
+    def _start(self, alert: Alert, now: datetime) -> None:
+        chain = policy.choose(self.policies, alert.site, alert.unit, alert.category, alert.priority)
+        if chain is None:
+            return
+        esc, effects = engine.start(alert, chain, self.context(now), now)
+        self._escalations[alert.id] = esc
+        self._carry_out(esc, effects, now)
+        self._wake.set()
+
+    # --- inputs from staff, sensors and timers -------------------------------------------
+
+    def on_event(self, event: EventBase, placement: Placement | None) -> None:
+        """``presence.staff_in`` at an apartment records that help arrived (on site)."""
+        if event.kind != "presence.staff_in" or placement is None or placement.apartment is None:
+            return
+        staff = getattr(event.data, "staff_id", None) or f"tag:{event.device}"
+        for alert in self.hub.open_alerts():
+            if (
+                alert.site == placement.site
+                and alert.apartment == placement.apartment
+                and alert.category is not Category.TECHNICAL
+                and alert.state is not AlertState.ON_SITE
+            ):
+                self._spawn(self._arrived(alert.id, staff))
+
+    async def _arrived(self, alert_id: str, staff: str) -> None:
+        try:
+            await self.hub.command(alert_id, Command.ON_SITE, staff)
+        except (IllegalTransition, NotFound) as exc:
+            log.info("presence not applied: %s", exc, extra={"alert_id": alert_id})
+
+    def tick(self) -> None:
+        now = self._clock()
+        ctx = self.context(now)
+        for alert_id, esc in list(self._escalations.items()):
+            wake = engine.next_wake(esc)
+            if wake is not None and wake <= now:
+                new, effects = engine.tick(esc, ctx, now)
+                self._escalations[alert_id] = new
+                self._carry_out(new, effects, now)
+        self._check_coverage(ctx, now)
+
+    def _check_coverage(self, ctx: Context, now: datetime) -> None:
+        """A unit on the roster with nobody on duty now is itself a critical alert."""
+        units = sorted({(s.site, u) for s in self._shifts for u in s.units})
+        gaps = set(roster.uncovered(units, ctx.duty))
+        for site, unit in sorted(gaps - self._uncovered):
+            log.error("nobody on duty", extra={"site": site, "unit": unit})
+            self._nobody(site, unit, None, now)
+        for site, unit in self._uncovered - gaps:
+            self.metrics.uncovered.labels(site, unit).set(0)
+        self._uncovered = gaps
+
+    def reject(self, alert_id: str, staff: str) -> None:
+        esc = self._escalations.get(alert_id)
+        if esc is None:
+            raise NotFound(f"alert {alert_id} has no open escalation")
+        now = self._clock()
+        self._record(RoutingRecord(alert_id, now, RoutingKind.REJECTED, staff))
+        new, effects = engine.reject(esc, staff, self.context(now), now)
+        self._escalations[alert_id] = new
+        self._carry_out(new, effects, now)
+        self._wake.set()
+
+    def on_my_way(self, alert_id: str, staff: str) -> None:
+        self._record(RoutingRecord(alert_id, self._clock(), RoutingKind.ON_MY_WAY, staff))
+
+    async def accept(self, alert_id: str, staff: str) -> Alert | None:
+        """An accept from a handheld: the hub decides; a loser is told who won."""
+        try:
+            return await self.hub.command(alert_id, Command.ACCEPT, staff)
+        except IllegalTransition:
+            esc = self._escalations.get(alert_id)
+            alert = (
+                esc.alert if esc else await self.hub.run_store(self.hub.store.get_alert, alert_id)
+            )
+            if alert is not None and alert.accepted_by and alert.accepted_by != staff:
+                now = self._clock()
+                self._carry_out(esc, [engine.Told(alert_id, staff, alert.accepted_by)], now, alert)
+            return None
+
+    def receipt(self, site: str, staff: str, alert_id: str, status: str) -> None:
+        """From the handheld: delivered/read are recorded; the buttons act."""
+        if status in ("delivered", "read"):
+            now = self._clock()
+            self._record(
+                RoutingRecord(
+                    alert_id, now, RoutingKind.RECEIPT, staff, staff, "mqtt", detail=status
+                )
+            )
+            alert = self._escalations.get(alert_id)
+            if alert is not None:
+                self.hub.delivered(alert.alert, "mqtt")
+        elif status == "reject":
+            with contextlib.suppress(NotFound):
+                self.reject(alert_id, staff)
+        elif status == "on_my_way":
+            self.on_my_way(alert_id, staff)
+        else:
+            self._spawn(self.accept(alert_id, staff))
+
+    # --- effects --------------------------------------------------------------------------
+
+    def _carry_out(
+        self,
+        esc: Escalation | None,
+        effects: Sequence[engine.Effect],
+        now: datetime,
+        alert: Alert | None = None,
+    ) -> None:
+        alert = alert or (esc.alert if esc else None)
+        if alert is None:
+            return
+        for effect in effects:
+            if isinstance(effect, engine.Notify):
+                self._record(
+                    RoutingRecord(
+                        alert.id,
+                        now,
+                        RoutingKind.NOTIFY,
+                        SYSTEM,
+                        effect.recipient,
+                        effect.channel,
+                        effect.step,
+                        effect.reason,
+                    )
+                )
+                msg = Message(
+                    MessageKind.NOTIFY,
+                    effect.recipient,
+                    alert.site,
+                    alert,
+                    now,
+                    step=effect.step,
+                    reason=effect.reason,
+                )
+                self._deliver(effect.channel, msg, escalate=True)
+            elif isinstance(effect, engine.Escalated):
+                self.metrics.escalations.labels(str(alert.category), str(alert.priority)).inc()
+                self._record(
+                    RoutingRecord(
+                        alert.id,
+                        now,
+                        RoutingKind.ESCALATED,
+                        SYSTEM,
+                        step=effect.to_step,
+                        detail=effect.reason,
+                    )
+                )
+                log.warning(
+                    "alert escalated",
+                    extra={"alert_id": alert.id, "step": effect.to_step, "reason": effect.reason},
+                )
+            elif isinstance(effect, engine.Withdraw):
+                self._record(
+                    RoutingRecord(
+                        alert.id,
+                        now,
+                        RoutingKind.WITHDRAWN,
+                        SYSTEM,
+                        effect.recipient,
+                        effect.channel,
+                        detail=effect.by,
+                    )
+                )
+                msg = Message(
+                    MessageKind.WITHDRAW, effect.recipient, alert.site, alert, now, by=effect.by
+                )
+                self._deliver(effect.channel, msg, escalate=False)
+            elif isinstance(effect, engine.Told):
+                self._record(
+                    RoutingRecord(
+                        alert.id,
+                        now,
+                        RoutingKind.TOLD,
+                        SYSTEM,
+                        effect.recipient,
+                        "mqtt",
+                        detail=effect.by,
+                    )
+                )
+                msg = Message(
+                    MessageKind.TOLD, effect.recipient, alert.site, alert, now, by=effect.by
+                )
+                self._deliver("mqtt", msg, escalate=False)
+            else:
+                self._nobody(effect.site, effect.unit, alert, now)
+
+    def _nobody(self, site: str, unit: str | None, alert: Alert | None, now: datetime) -> None:
+        """Tell the escalation target (the response centre) and everyone on the site."""
+        if unit is not None:
+            self.metrics.uncovered.labels(site, unit).set(1)
+        self.metrics.nobody_on_duty.inc()
+        subject = alert or _roster_alert(site, unit, now)
+        self._record(
+            RoutingRecord(
+                subject.id, now, RoutingKind.NOBODY_ON_DUTY, SYSTEM, detail=f"{site}/{unit or '-'}"
+            )
+        )
+        recipients = [RESPONSE_CENTRE, *roster.on_site(self.on_duty(now), site)]
+        for who in recipients:
+            channel = "webhook" if who == RESPONSE_CENTRE else "mqtt"
+            msg = Message(MessageKind.NOBODY_ON_DUTY, who, site, subject, now, reason=unit)
+            self._deliver(channel, msg, escalate=False)
+
+    def _deliver(self, channel_name: str, message: Message, *, escalate: bool) -> None:
+        channel = self.channels.get(channel_name)
+        if channel is None:
+            log.error(
+                "no channel %s configured", channel_name, extra={"alert_id": message.alert.id}
+            )
+            self.metrics.failures.labels(channel_name).inc()
+            self._record(
+                RoutingRecord(
+                    message.alert.id,
+                    self._clock(),
+                    RoutingKind.FAILED,
+                    SYSTEM,
+                    message.recipient,
+                    channel_name,
+                    message.step,
+                    "channel not configured",
+                )
+            )
+            if escalate:
+                # Not from inside this call: the next step may use the same missing channel.
+                asyncio.get_running_loop().call_soon(self._failed, message)
+            return
+        self._spawn(self._send(channel, message, escalate))
+
+    async def _send(self, channel: Channel, message: Message, escalate: bool) -> None:
+        sent = asyncio.get_running_loop().time()
+        try:
+            await channel.deliver(message)
+        except ChannelDown as exc:
+            log.error(
+                "delivery failed: %s",
+                exc,
+                extra={"alert_id": message.alert.id, "channel": channel.name},
+            )
+            self.metrics.failures.labels(channel.name).inc()
+            self._record(
+                RoutingRecord(
+                    message.alert.id,
+                    self._clock(),
+                    RoutingKind.FAILED,
+                    SYSTEM,
+                    message.recipient,
+                    channel.name,
+                    message.step,
+                    str(exc)[:200],
+                )
+            )
+            if escalate:
+                self._failed(message)
+            return
+        self.metrics.delivery.labels(channel.name).observe(asyncio.get_running_loop().time() - sent)
+        self._record(
+            RoutingRecord(
+                message.alert.id,
+                self._clock(),
+                RoutingKind.DELIVERED,
+                SYSTEM,
+                message.recipient,
+                channel.name,
+                message.step,
+            )
+        )
+        if message.kind is MessageKind.NOTIFY:
+            self.hub.delivered(message.alert, channel.name)
+
+    def _failed(self, message: Message) -> None:
+        esc = self._escalations.get(message.alert.id)
+        if esc is None:
+            return
+        now = self._clock()
+        new, effects = engine.failed(esc, message.recipient, self.context(now), now)
+        self._escalations[esc.alert.id] = new
+        self._carry_out(new, effects, now)
+        self._wake.set()
+
+    def _record(self, record: RoutingRecord) -> None:
+        self._spawn(self.hub.run_store(self.hub.store.append_routing, [record]))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def escalation(self, alert_id: str) -> Escalation | None:
+        return self._escalations.get(alert_id)
+
+
+def _fields(esc: Escalation) -> dict[str, Any]:
+    return {name: getattr(esc, name) for name in esc.__dataclass_fields__}
+
+
+def _roster_alert(site: str, unit: str | None, now: datetime) -> Alert:
+    """The subject of a roster gap: not a hub alert (no device, no resident), a notice
+    with a stable id per unit and minute so the routing log can be read back."""
+    return Alert(
+        id=f"roster:{site}:{unit or '-'}:{now:%Y%m%dT%H%M}",
+        site=site,
+        unit=unit,
+        apartment=None,
+        resident_id=None,
+        device="roster",
+        kind="roster.nobody_on_duty",
+        category=Category.COLLEAGUE,
+        priority=Priority.CRITICAL,
+        rule="routing.nobody_on_duty",
+        message=f"Nobody on duty in {unit or site}",
+        state=AlertState.RAISED,
+        raised_at=now,
+        updated_at=now,
+        event_ts=now,
+        event_ids=(),
+    )

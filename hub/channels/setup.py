@@ -1,0 +1,83 @@
+"""Build and run routing for a hub: settings, channels, the router's tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.channels.base import Channel
+from hub.channels.mqtt import MqttHandheldChannel, Receipt
+from hub.channels.router import Router
+from hub.channels.webhook import WebhookChannel
+from hub.service import Hub
+
+log = logging.getLogger("trygg.routing")
+
+
+class RoutingSettings(BaseSettings):
+    """``TRYGG_WEBHOOK_URL`` and ``TRYGG_WEBHOOK_SECRET`` for the response centre;
+    without them the response-centre step is logged as failed (and re-tried)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRYGG_", extra="ignore")
+
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_attempts: int = 4
+
+
+@dataclass
+class RunningRouting:
+    router: Router
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    webhook: WebhookChannel | None = None
+
+    async def stop(self) -> None:
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.webhook is not None:
+            await self.webhook.close()
+
+
+async def start_routing(
+    hub: Hub,
+    stop: asyncio.Event,
+    *,
+    mqtt_host: str,
+    mqtt_port: int,
+    client_id: str,
+    username: str | None = None,
+    password: str | None = None,
+    settings: RoutingSettings | None = None,
+) -> RunningRouting:
+    settings = settings or RoutingSettings()
+    channels: list[Channel] = []
+
+    def receipt(r: Receipt) -> None:
+        router.receipt(r.site, r.staff_id, r.alert_id, r.status)
+
+    handhelds = MqttHandheldChannel(
+        mqtt_host, mqtt_port, client_id, receipt, username=username, password=password
+    )
+    channels.append(handhelds)
+    webhook = None
+    if settings.webhook_url and settings.webhook_secret:
+        webhook = WebhookChannel(
+            settings.webhook_url,
+            settings.webhook_secret.get_secret_value().encode(),
+            attempts=settings.webhook_attempts,
+        )
+        channels.append(webhook)
+    else:
+        log.warning("no response-centre webhook configured (TRYGG_WEBHOOK_URL)")
+    router = Router(hub, channels)
+    await router.start()
+    hub.add_notifier(router)
+    hub.event_listeners.append(router.on_event)
+    tasks = [
+        asyncio.create_task(handhelds.run(stop), name="trygg-handhelds"),
+        asyncio.create_task(router.run(stop), name="trygg-router"),
+    ]
+    return RunningRouting(router, tasks, webhook)

@@ -1,0 +1,337 @@
+"""The routing shell and its API over a real Hub on SQLite, with fake channels
+(the real ones are tested against the real services in tests/integration).
+Events go in through ``Hub.handle_message``; time is a settable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+
+from devices.events import make_event
+from hub import routing_api
+from hub.alerts import AlertState
+from hub.api import create_app
+from hub.auth import TokenIssuer, hash_password
+from hub.channels.base import ChannelDown, Message, MessageKind
+from hub.channels.router import Router
+from hub.routing.log import RoutingKind
+from hub.routing.roster import Shift
+from hub.service import Hub
+from hub.store.base import Account, Device, PlacementRecord, Role, Site, Unit
+from hub.store.sqlite import SqliteStore
+
+from builders import NOW, event_id
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+SITE, GW = "site-1", "gw-1"
+TOPIC = f"trygg/v1/{SITE}/{GW}/events"
+NIGHT = [
+    Shift("n-kari", "kari", SITE, ("unit-A",), time(22), time(7), primary_for=("H1",)),
+    Shift("n-ola", "ola", SITE, ("unit-A",), time(22), time(7)),
+]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class FakeChannel:
+    name: str
+    down_for: set[str] = field(default_factory=set)
+    sent: list[Message] = field(default_factory=list)
+
+    async def deliver(self, message: Message) -> None:
+        if message.recipient in self.down_for:
+            raise ChannelDown(f"{message.recipient} unreachable")
+        self.sent.append(message)
+
+    def to(self, kind: MessageKind = MessageKind.NOTIFY) -> list[str]:
+        return [m.recipient for m in self.sent if m.kind is kind]
+
+
+@dataclass
+class Env:
+    hub: Hub
+    router: Router
+    store: SqliteStore
+    clock: Clock
+    mqtt: FakeChannel
+    webhook: FakeChannel
+    client: httpx.AsyncClient
+    tokens: TokenIssuer
+    seq: Iterator[int]
+
+    def auth(self, username: str) -> dict[str, str]:
+        account = self.store.get_account(username)
+        assert account is not None
+        return {"Authorization": f"Bearer {self.tokens.issue(account, self.clock())[0]}"}
+
+    async def send(self, kind: str, device: str, **data: Any) -> None:
+        n = next(self.seq)
+        ev = make_event(
+            id=event_id(n),
+            site=SITE,
+            gateway=GW,
+            device=device,
+            kind=kind,
+            ts=self.clock(),
+            seq=n,
+            data=data,
+        )
+        self.hub.handle_message(ev.model_dump_json().encode(), TOPIC)
+        await self.settle()
+
+    async def settle(self) -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+            await self.hub.drain()
+            await self.router.drain()
+
+    async def advance(self, seconds: float) -> None:
+        self.clock.now += timedelta(seconds=seconds)
+        self.router.tick()
+        await self.settle()
+
+    def open_alert(self) -> str:
+        (alert,) = self.hub.open_alerts()
+        return alert.id
+
+
+def seed(store: SqliteStore) -> None:
+    store.upsert_site(Site(SITE, "Testheim"))
+    for unit in ("unit-A", "unit-B"):
+        store.upsert_unit(Unit(unit, SITE, unit))
+    for dev, unit, apt, kind in (
+        ("fall-1", "unit-A", "H1", "fall_sensor"),
+        ("tag-1", "unit-A", "H1", "door_tag"),
+        ("staff-1", "unit-A", None, "staff_alarm"),
+        ("fall-B", "unit-B", "B1", "fall_sensor"),
+    ):
+        store.upsert_device(Device(dev, SITE, GW, kind))
+        store.place(PlacementRecord(dev, unit, apt))
+    for name, role, units in (
+        ("kari", Role.NATTEVAKT, ("unit-A",)),
+        ("ola", Role.NATTEVAKT, ("unit-A",)),
+        ("lisa", Role.LEADER, ("unit-A", "unit-B")),
+        ("admin", Role.ADMIN, ()),
+    ):
+        pw = hash_password("x" * 12, hasher=FAST)
+        store.upsert_account(
+            Account(name, name, role, pw, None if role is Role.ADMIN else SITE, units)
+        )
+    for shift in NIGHT:
+        store.save_shift(shift)
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    store = SqliteStore(":memory:")
+    store.migrate()
+    seed(store)
+    clock = Clock(NOW)  # 03:30 Oslo
+    hub = Hub(store, clock=clock)
+    await hub.start()
+    mqtt, webhook = FakeChannel("mqtt"), FakeChannel("webhook")
+    router = Router(hub, [mqtt, webhook], clock=clock)
+    await router.start()
+    hub.add_notifier(router)
+    hub.event_listeners.append(router.on_event)
+    tokens = TokenIssuer(ttl=timedelta(hours=12))
+    app = create_app(hub, tokens, clock)
+    routing_api.install(app, router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield Env(hub, router, store, clock, mqtt, webhook, client, tokens, itertools.count(1))
+    await router.drain()
+    await hub.stop()
+    store.close()
+
+
+async def test_a_fall_goes_to_the_primary_and_escalates_on_timeout(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    assert env.mqtt.to() == ["kari"]
+    alert_id = env.open_alert()
+    assert env.hub.open_alerts()[0].state is AlertState.NOTIFIED  # the channel delivered
+    await env.advance(61)
+    assert env.mqtt.to() == ["kari", "kari", "ola"]
+    r = await env.client.post(f"/api/v1/alerts/{alert_id}/accept", headers=env.auth("ola"))
+    assert r.status_code == 200
+    await env.settle()
+    assert env.mqtt.to(MessageKind.WITHDRAW) == ["kari"]
+    # The second accept loses and is told who has it.
+    r = await env.client.post(f"/api/v1/alerts/{alert_id}/accept", headers=env.auth("kari"))
+    assert r.status_code == 409
+    log = await env.client.get(f"/api/v1/alerts/{alert_id}/routing", headers=env.auth("ola"))
+    kinds = [x["kind"] for x in log.json()]
+    assert kinds.count("notify") == 3 and "escalated" in kinds and "withdrawn" in kinds
+
+
+async def test_reject_escalates_at_once(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    alert_id = env.open_alert()
+    r = await env.client.post(f"/api/v1/alerts/{alert_id}/reject", headers=env.auth("kari"))
+    assert r.status_code == 200
+    await env.settle()
+    assert env.mqtt.to() == ["kari", "ola"]
+    log = env.store.routing_log(alert_id)
+    assert (RoutingKind.REJECTED, "kari") in [(x.kind, x.actor) for x in log]
+
+
+async def test_a_handheld_that_stays_down_escalates_to_the_next_step(env: Env) -> None:
+    env.mqtt.down_for.add("kari")
+    await env.send("fall.detected", "fall-1")
+    assert env.mqtt.to() == ["ola"]
+    failed = [x for x in env.store.routing_log(env.open_alert()) if x.kind is RoutingKind.FAILED]
+    # Kari's handheld failed at step 0 (so step 1 ran at once) and again at step 1,
+    # where Ola could still be reached: no further escalation.
+    assert [(x.recipient, x.step) for x in failed] == [("kari", 0), ("kari", 1)]
+    esc = env.router.escalation(env.open_alert())
+    assert esc is not None and esc.step == 1
+
+
+async def test_nobody_on_duty_tells_the_response_centre(env: Env) -> None:
+    await env.send("fall.detected", "fall-B")  # unit-B has nobody
+    assert env.webhook.to(MessageKind.NOBODY_ON_DUTY) == ["response_centre"]
+    assert env.mqtt.to() == ["kari", "ola"]  # the site's people, the step after
+
+
+async def test_a_colleague_alarm_goes_to_everyone_on_duty_at_once(env: Env) -> None:
+    await env.send("staff.alarm", "staff-1", location="Leil. 3, stue")
+    assert sorted(env.mqtt.to()) == ["kari", "ola"]
+    (message,) = {m.alert.message for m in env.mqtt.sent}
+    assert "Leil. 3, stue" in message
+    await env.send("staff.alarm", "staff-1", location="Leil. 3, stue")
+    assert len(env.hub.open_alerts()) == 2  # every press is its own alarm
+
+
+async def test_presence_at_the_door_records_help_on_site(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    alert_id = env.open_alert()
+    await env.send("presence.staff_in", "tag-1", staff_id="ola")
+    stored = env.store.get_alert(alert_id)
+    assert stored is not None and stored.state is AlertState.ON_SITE
+    assert stored.accepted_by == "ola"
+    assert env.store.transitions(alert_id)[-1].actor == "ola"
+    assert env.mqtt.to(MessageKind.WITHDRAW) == ["kari"]
+
+
+async def test_roster_api_logon_logoff_and_scopes(env: Env) -> None:
+    body = {"staff": "eva", "site": SITE, "units": ["unit-A"], "start": "07:00", "end": "15:00"}
+    r = await env.client.put("/api/v1/roster/shifts/d-eva", json=body, headers=env.auth("kari"))
+    assert r.status_code == 403  # nattevakt cannot manage
+    r = await env.client.put("/api/v1/roster/shifts/d-eva", json=body, headers=env.auth("lisa"))
+    assert r.status_code == 200, r.text
+    bad = {**body, "units": ["unit-Z"]}
+    r = await env.client.put("/api/v1/roster/shifts/x", json=bad, headers=env.auth("lisa"))
+    assert r.status_code == 403
+    r = await env.client.put(
+        "/api/v1/roster/shifts/x", json={**body, "tz": "Mars/Olympus"}, headers=env.auth("admin")
+    )
+    assert r.status_code == 422
+    r = await env.client.get("/api/v1/roster/shifts", headers=env.auth("kari"))
+    assert [s["id"] for s in r.json()] == ["d-eva", "n-kari", "n-ola"]
+    r = await env.client.post("/api/v1/shift/logoff", headers=env.auth("kari"))
+    assert r.status_code == 200 and r.json() is None
+    r = await env.client.get("/api/v1/roster/on-duty", headers=env.auth("kari"))
+    assert [d["staff"] for d in r.json()] == ["ola"]
+    await env.send("fall.detected", "fall-1")
+    assert env.mqtt.to() == ["ola"]  # kari logged off: ola is the one
+    r = await env.client.post("/api/v1/shift/logon", json={}, headers=env.auth("kari"))
+    assert r.json()["units"] == ["unit-A"]
+    r = await env.client.post(
+        "/api/v1/shift/logon", json={"units": ["unit-B"]}, headers=env.auth("kari")
+    )
+    assert r.status_code == 403
+    r = await env.client.delete("/api/v1/roster/shifts/d-eva", headers=env.auth("lisa"))
+    assert r.status_code == 204
+    r = await env.client.delete("/api/v1/roster/shifts/d-eva", headers=env.auth("lisa"))
+    assert r.status_code == 404
+
+
+async def test_stats_and_metrics_after_a_night(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    alert_id = env.open_alert()
+    await env.advance(20)
+    await env.client.post(f"/api/v1/alerts/{alert_id}/on-my-way", headers=env.auth("kari"))
+    await env.advance(100)
+    r = await env.client.post(
+        f"/api/v1/alerts/{alert_id}/resolve",
+        json={"outcome": "false_alarm"},
+        headers=env.auth("kari"),
+    )
+    assert r.status_code == 200, r.text
+    await env.settle()
+    r = await env.client.get(
+        "/api/v1/stats", params={"since": "2024-11-01T00:00:00Z"}, headers=env.auth("lisa")
+    )
+    body = r.json()
+    assert body["alerts"] == 1
+    assert body["times"]["accept"]["median_s"] == 20.0
+    assert body["times"]["resolve"]["median_s"] == 120.0
+    assert body["false_alarms"]["rule"]["first.fall"]["false_alarm_rate"] == 1.0
+    assert "resident" not in body["false_alarms"]
+    metrics = (await env.client.get("/metrics")).text
+    assert 'trygg_alert_outcomes_total{outcome="false_alarm",rule="first.fall"} 1.0' in metrics
+    assert "trygg_alert_time_to_accept_seconds_count" in metrics
+    assert "res-" not in metrics and "H1" not in metrics
+    log = [x.kind for x in env.store.routing_log(alert_id)]
+    assert RoutingKind.ON_MY_WAY in log
+
+
+async def test_board_page_is_served(env: Env) -> None:
+    r = await env.client.get("/board/")
+    assert r.status_code == 200 and "board.js" in r.text
+    assert (await env.client.get("/board/board.js")).status_code == 200
+
+
+async def test_no_response_centre_configured_and_every_handheld_down(env: Env) -> None:
+    del env.router.channels["webhook"]
+    env.mqtt.down_for.update({"kari", "ola"})
+    await env.send("fall.detected", "fall-1")
+    await env.settle()
+    esc = env.router.escalation(env.open_alert())
+    assert esc is not None and esc.step == 3  # at the response centre, still open
+    await env.advance(30)  # the re-notify tries again, and nothing loops in between
+    failures = [x for x in env.store.routing_log(esc.alert.id) if x.kind is RoutingKind.FAILED]
+    assert len(failures) >= 4
+    metrics = (await env.client.get("/metrics")).text
+    assert 'trygg_notify_failures_total{channel="webhook"} 2.0' in metrics
+
+
+async def test_handheld_receipts_and_buttons(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    alert_id = env.open_alert()
+    env.router.receipt(SITE, "kari", alert_id, "delivered")
+    env.router.receipt(SITE, "kari", alert_id, "read")
+    env.router.receipt(SITE, "kari", alert_id, "reject")
+    await env.settle()
+    assert env.mqtt.to() == ["kari", "ola"]
+    env.router.receipt(SITE, "ola", alert_id, "accept")
+    await env.settle()
+    env.router.receipt(SITE, "kari", alert_id, "accept")  # too late: told who has it
+    await env.settle()
+    env.router.receipt(SITE, "ola", alert_id, "on_my_way")
+    env.router.receipt(SITE, "ola", "no-such-alert", "reject")  # ignored, no crash
+    await env.settle()
+    told = [m for m in env.mqtt.sent if m.kind is MessageKind.TOLD]
+    assert [(m.recipient, m.by) for m in told] == [("kari", "ola")]
+    kinds = [(x.kind, x.actor, x.detail) for x in env.store.routing_log(alert_id)]
+    assert (RoutingKind.RECEIPT, "kari", "read") in kinds
+    assert (RoutingKind.REJECTED, "kari", None) in kinds
+    assert (RoutingKind.TOLD, "system", "ola") in kinds
+    assert (RoutingKind.ON_MY_WAY, "ola", None) in kinds
+    stored = env.store.get_alert(alert_id)
+    assert stored is not None and stored.accepted_by == "ola"
