@@ -36,7 +36,7 @@ from pydantic import TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from devices.events import EventBase
-from hub import access
+from hub import access, audit_api
 from hub.alerts import Alert, AlertState, Command, Outcome, Transition
 from hub.auth import (
     Principal,
@@ -46,9 +46,13 @@ from hub.auth import (
     verify_password,
     verify_unknown_user,
 )
+from hub.consent import api as consent_api
+from hub.consent.access import BreakGlass
+from hub.consent.auditing import audit as audit_read
 from hub.errors import IllegalTransition, NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
+from hub.ratelimit import LoginThrottle
 from hub.schemas import (
     AlertDetailOut,
     AlertOut,
@@ -68,8 +72,6 @@ from rules.decisions import Category
 
 T = TypeVar("T")
 log = logging.getLogger("trygg.api")
-# Reads of resident data, for the audit trail (until the hub has a hash-chained audit port).
-audit = logging.getLogger("trygg.audit")
 
 PING_SECONDS = 15
 # Alerts are sorted here (priority first), so the store must not cut the list
@@ -214,20 +216,29 @@ router = APIRouter(prefix="/api/v1")
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}}
 
 
-@router.post("/auth/token", responses={401: {"model": ErrorOut}})
+@router.post("/auth/token", responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}})
 async def login(
     request: Request,
     response: Response,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     hub: HubDep,
 ) -> TokenOut:
+    throttle = request.app.state.login_throttle
+    now = request.app.state.clock()
+    keys = (f"user:{form.username}", f"addr:{request.client.host if request.client else '-'}")
+    wait = throttle.retry_after(keys, now)
+    if wait is not None:
+        headers = {"Retry-After": str(max(1, int(wait)))}
+        raise HTTPException(429, "too many failed logins; try again later", headers=headers)
     account = await hub.run_store(hub.store.get_account, form.username)
     if account is None:
         await asyncio.to_thread(verify_unknown_user, form.password)
+        throttle.failed(keys, now)
         raise unauthorized(BAD_LOGIN)
     if not await asyncio.to_thread(verify_password, account.password_hash, form.password):
+        throttle.failed(keys, now)
         raise unauthorized(BAD_LOGIN)
-    now = request.app.state.clock()
+    throttle.succeeded(keys[0])
     token, expires_at = request.app.state.tokens.issue(account, now)
     response.headers["Cache-Control"] = "no-store"
     expires_in = int((expires_at - now).total_seconds())
@@ -292,14 +303,13 @@ def _seconds_left(principal: Principal, clock: Callable[[], datetime]) -> float 
 
 
 @router.get("/alerts/{alert_id}", responses=_404)
-async def get_alert(alert_id: str, principal: AlertViewer, hub: HubDep) -> AlertDetailOut:
+async def get_alert(
+    alert_id: str, principal: AlertViewer, hub: HubDep, request: Request
+) -> AlertDetailOut:
     alert = await _visible_alert(hub, principal, alert_id)
     with_name = access.may_see_resident_name(principal.role)
     events, transitions, name = await hub.run_store(_alert_context, hub.store, alert, with_name)
-    audit.info(
-        "alert read",
-        extra={"actor": principal.username, "alert_id": alert.id, "resident_id": alert.resident_id},
-    )
+    await audit_read(request, principal, "alert.read", alert.resident_id, alert.id, None)
     return AlertDetailOut(
         **AlertOut.of(alert).model_dump(),
         events=[EventOut.of(e) for e in events],
@@ -419,6 +429,10 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     app.state.clock = clock
     app.include_router(router)
     app.include_router(ops)
+    app.state.break_glass = BreakGlass()
+    app.state.login_throttle = LoginThrottle()
+    app.include_router(consent_api.router)
+    app.include_router(audit_api.router)
     app.add_exception_handler(IllegalTransition, _conflict)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(StoreError, _unavailable)

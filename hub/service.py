@@ -31,6 +31,7 @@ from devices.events import EventBase, parse_event
 from devices.registry import MemoryRegistry, Placement
 from hub import decide
 from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome, Transition, transition
+from hub.consent.gate import ConsentGate
 from hub.errors import NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
@@ -104,6 +105,7 @@ class Hub:
         self.feed = AlertFeed()
         self.feed.on_subscribe = self._board_opened
         self.registry = MemoryRegistry()
+        self.consent = ConsentGate(self.metrics.registry)
         self.broker_connected = False
         self._clock = clock
         self._new_id = new_id
@@ -135,6 +137,7 @@ class Hub:
         self._idle = asyncio.Event()
         self._idle.set()
         await self.reload_registry()
+        await self.reload_consent()
         for alert in await self.run_store(
             self.store.list_alerts, AlertFilter(states=OPEN_STATES, limit=100_000)
         ):
@@ -174,6 +177,12 @@ class Hub:
         placements = await self.run_store(self.store.placements)
         registry = MemoryRegistry({p.device: p for p in placements})
         self.registry = registry
+
+    async def reload_consent(self) -> None:
+        """Load the legal bases again (after any change to them: the API calls this)."""
+        store = self.store
+        bases, zones = await self.run_store(lambda: (store.list_bases(), store.site_zones()))
+        self.consent.load(bases, zones)
 
     def add_notifier(self, notifier: Notifier) -> None:
         self._notifiers.append(notifier)
@@ -230,6 +239,10 @@ class Hub:
             return
         self._remember_seen(event.id)
         now = self._clock()
+        if not self._lawful(event, now):
+            if ack is not None:
+                ack()
+            return
         pending = _Pending(event, now, ack)
         started = perf_counter()
         try:
@@ -244,6 +257,10 @@ class Hub:
         self._pending.append(pending)
         self._uncommitted[event.id] = pending
         self._wake.set()
+
+    def _lawful(self, event: EventBase, now: datetime) -> bool:
+        """No legal basis, no processing: dropped before rules and store, only counted."""
+        return self.consent.admit(event, self.registry.placement(event.device), now)
 
     def _remember_seen(self, event_id: str) -> None:
         seen = self._seen

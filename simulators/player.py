@@ -132,7 +132,8 @@ async def play(
     """
     if speed < 0 or math.isnan(speed):
         raise ValueError(f"speed must be >= 0 (0 or inf: as fast as possible), got {speed}")
-    planned = scenario.plan(night_of or default_night(scenario, datetime.now(UTC)))
+    night = night_of or scenario.night_of or default_night(scenario, datetime.now(UTC))
+    planned = scenario.plan(night)
     stop = stop or asyncio.Event()
     publisher = Publisher(
         broker_host,

@@ -1,15 +1,16 @@
-"""Scenarios: a scripted night at one site, as data.
+"""Scenarios: scripted nights (or days, or a week) at one site, as data.
 
 A scenario file (YAML) names the site, its units, gateways, residents, staff
-and devices; a ``timeline`` of scripted events at local wall-clock times;
-``background`` rules that generate ordinary traffic (bed, door, motion,
+and devices; a ``timeline`` of scripted events at local wall-clock times (on
+``day`` N of a multi-day scenario); ``routines`` of steps repeated on several
+days, each day shifted as a whole by a seeded amount; ``background`` rules that generate ordinary traffic (bed, door, motion,
 heartbeats) from the scenario's ``seed``; and the alerts the hub is expected
 to raise. Everything is checked when the file is loaded: an unknown kind or
 device, a bad time or ``data`` that does not fit its kind fails with
 ``file:line: path: reason`` (:class:`ScenarioError`).
 
-:meth:`Scenario.plan` turns the scenario into the concrete events of one
-night, sorted by time. It is a pure function of the scenario and the date:
+:meth:`Scenario.plan` turns the scenario into the concrete events of its
+``days`` nights, sorted by time. It is a pure function of the scenario and the date:
 the same seed gives the same list.
 
 Time
@@ -27,13 +28,16 @@ does not exist (02:00-02:59 when the clocks go forward) is read with the
 offset in force before the gap and so moves forward by the gap: 02:30 is
 played at 03:30 summer time. This is what ``zoneinfo`` does with
 ``fold=0`` and what iCalendar (RFC 5545) prescribes; a script never loses
-an event to a clock change.
+an event to a clock change. ``fold: 1`` on a timeline entry or an expected
+alert picks the second occurrence of a repeated time instead.
+
+Loading and its error reports live in :mod:`simulators.scenario_yaml`, the
+cross-reference checks in :mod:`simulators.scenario_checks`.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,7 +46,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -53,56 +56,31 @@ from pydantic import (
     model_validator,
 )
 
-from devices.events import DATA_MODELS, KINDS, Ident
+from devices.events import Ident
 from devices.localtime import TimeWindow, parse_time_of_day, wall_clock
 from devices.registry import Placement
-from simulators import SimulatorError
+from simulators.scenario_checks import ALL_DEVICES, DAY_S, check
+from simulators.scenario_yaml import (
+    Problem,
+    ProblemList,
+    ScenarioError,
+    read_yaml,
+    validation_problems,
+)
 
-ALL_DEVICES = "*"
-_DAY_S = 24 * 3600
-Path_ = tuple[str | int, ...]  # a place in the document: ("timeline", 3, "kind")
+__all__ = [
+    "ALL_DEVICES",
+    "ExpectedAlert",
+    "PlannedEvent",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parse_scenario",
+    "scenario_names",
+]
 
-
-# --- errors ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a scenario: where (line, path) and why."""
-
-    line: int | None
-    path: str
-    reason: str
-
-
-class ScenarioError(SimulatorError):
-    """A scenario that does not load. ``str()`` is one ``file:line: path: reason`` per problem."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__("\n".join(_format(source, p) for p in problems))
-
-
-def _format(source: str, p: Problem) -> str:
-    where = f"{source}:{p.line}" if p.line is not None else source
-    return f"{where}: {p.path}: {p.reason}" if p.path else f"{where}: {p.reason}"
-
-
-class _Problems(ValueError):
-    """Raised inside validation; carries structured paths out through pydantic."""
-
-    def __init__(self, problems: list[tuple[Path_, str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{_dotted(p)}: {r}" for p, r in problems))
-
-
-def _dotted(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
-    return out
-
+_DAY_S = DAY_S
 
 # --- field types ----------------------------------------------------------------
 
@@ -184,10 +162,40 @@ class Device(_Frozen):
 
 class TimelineEntry(_Frozen):
     at: WallTime
+    # Which night (or day) of a multi-day scenario, from 0.
+    day: Annotated[int, Field(ge=0)] = 0
+    # 1: the second occurrence of a wall-clock time the clocks repeat (October night).
+    fold: Literal[0, 1] = 0
     device: Ident
     kind: str
     data: dict[str, Any] = {}
     note: str | None = None
+
+
+class Step(_Frozen):
+    """One event of a routine, ``after_s`` real seconds after the routine starts."""
+
+    after_s: Annotated[float, Field(ge=0, le=_DAY_S)]
+    device: Ident
+    kind: str
+    data: dict[str, Any] = {}
+    note: str | None = None
+
+
+class Routine(_Frozen):
+    """Steps repeated on several days (a walk to dinner), moved as a whole by chance.
+
+    Each day the routine starts at ``at`` plus ``uniform(-shift_s, +shift_s)``
+    drawn from the scenario's seed, the routine's index and the day, so the
+    same seed gives the same week. ``days`` lists the days it happens on
+    (default: every day of the scenario).
+    """
+
+    name: Annotated[str, Field(min_length=1)]
+    at: WallTime
+    days: list[Annotated[int, Field(ge=0)]] | None = None
+    shift_s: Annotated[float, Field(ge=0, le=6 * 3600)] = 0.0
+    steps: Annotated[list[Step], Field(min_length=1)]
 
 
 class Pair(_Frozen):
@@ -225,11 +233,21 @@ class Background(_Frozen):
 
 
 class ExpectedAlert(_Frozen):
+    """An alert the hub should raise: when (``day``, ``at``, give or take ``within_s``),
+    for which device, and what it is. ``rule`` names the rule id expected to raise
+    it (reported, not required to match); ``kind`` is the kind of the event behind it."""
+
     at: WallTime
+    day: Annotated[int, Field(ge=0)] = 0
+    fold: Literal[0, 1] = 0
     device: Ident
-    kind: str
+    kind: str | None = None
     category: Category
     priority: Priority
+    rule: str | None = None
+    resident: Ident | None = None
+    within_s: Annotated[float, Field(gt=0, le=_DAY_S)] = 120.0
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +274,10 @@ class Scenario(_Frozen):
     timezone: str = "Europe/Oslo"
     start: WallTime = time(22, 0)
     end: WallTime = time(7, 0)
+    # Nights (or days) in a row: ``start`` on day 0 to ``end`` on the last one.
+    days: Annotated[int, Field(ge=1, le=62)] = 1
+    # A fixed first night (the October clock change); default: the night it is played.
+    night_of: date | None = None
     seed: int
     site: Site
     units: list[Unit]
@@ -264,6 +286,7 @@ class Scenario(_Frozen):
     staff: list[Staff] = []
     devices: list[Device]
     timeline: list[TimelineEntry] = []
+    routines: list[Routine] = []
     background: list[Background] = []
     expected_alerts: list[ExpectedAlert] = []
 
@@ -278,23 +301,41 @@ class Scenario(_Frozen):
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
-        problems = list(_check(self))
+        problems = list(check(self))
         if problems:
-            raise _Problems(problems)
+            raise ProblemList(problems)
         return self
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def local_time(self, night_of: date, at: time) -> datetime:
-        """The aware local datetime of wall-clock ``at`` in the night starting on ``night_of``."""
-        day = night_of if at >= self.start else night_of + timedelta(days=1)
-        return wall_clock(day, at, self.zone).astimezone(self.zone)  # see the module docstring
+    def local_time(self, night_of: date, at: time, day: int = 0, fold: int = 0) -> datetime:
+        """The aware local datetime of wall-clock ``at`` in night ``day`` (from 0) of the
+        scenario that starts on the evening of ``night_of``. ``fold=1`` picks the second
+        occurrence of a repeated wall-clock time; elsewhere it changes nothing."""
+        first = night_of + timedelta(days=day)
+        when = first if at >= self.start else first + timedelta(days=1)
+        instant = wall_clock(when, at, self.zone)  # see the module docstring
+        if fold:
+            second = datetime.combine(when, at.replace(fold=1), tzinfo=self.zone).astimezone(UTC)
+            instant = max(instant, second)  # in a gap fold=1 reads earlier: keep fold=0 there
+        return instant.astimezone(self.zone)
 
     def window(self, night_of: date) -> tuple[datetime, datetime]:
-        """Start and end of the night as aware local datetimes (subtract in UTC)."""
-        return self.local_time(night_of, self.start), self.local_time(night_of, self.end)
+        """Start and end of the scenario as aware local datetimes (subtract in UTC).
+
+        ``end`` is on the last day; when ``end <= start`` it is the next morning,
+        so ``start == end`` (e.g. 00:00-00:00) means whole days.
+        """
+        last = night_of + timedelta(days=self.days - 1)
+        end_day = last if self.end > self.start else last + timedelta(days=1)
+        end = wall_clock(end_day, self.end, self.zone).astimezone(self.zone)
+        return self.local_time(night_of, self.start), end
+
+    def expected_time(self, night_of: date, alert: ExpectedAlert) -> datetime:
+        """When an expected alert is due, as an aware local datetime."""
+        return self.local_time(night_of, alert.at, alert.day, alert.fold)
 
     def plan(self, night_of: date) -> list[PlannedEvent]:
         """Every event of the night (timeline and background), sorted by time.
@@ -308,7 +349,7 @@ class Scenario(_Frozen):
         length = _offset(origin, end)
         raw: list[tuple[float, str, str, Mapping[str, Any], _Source, str | None]] = [
             (
-                _offset(origin, self.local_time(night_of, e.at)),
+                _offset(origin, self.local_time(night_of, e.at, e.day, e.fold)),
                 e.device,
                 e.kind,
                 e.data,
@@ -317,21 +358,25 @@ class Scenario(_Frozen):
             )
             for e in self.timeline
         ]
-        for index, rule in enumerate(self.background):
-            lo, hi = (
-                (0.0, length)
-                if rule.between is None
-                else (
-                    _offset(origin, self.local_time(night_of, rule.between[0])),
-                    _offset(origin, self.local_time(night_of, rule.between[1])),
-                )
-            )
-            for device in self._rule_devices(rule):
-                rng = random.Random(f"{self.seed}:{index}:{device}")
+        for index, routine in enumerate(self.routines):
+            for day in routine.days if routine.days is not None else range(self.days):
+                rng = random.Random(f"{self.seed}:routine:{index}:{day}")
+                begin = _offset(origin, self.local_time(night_of, routine.at, day))
+                begin += round(rng.uniform(-routine.shift_s, routine.shift_s), 3)
                 raw += [
-                    (offset, device, kind, data, "background", None)
-                    for offset, kind, data in _generate(rng, rule, lo, hi)
+                    (round(begin + st.after_s, 3), st.device, st.kind, st.data, "timeline", st.note)
+                    for st in routine.steps
                 ]
+        for index, rule in enumerate(self.background):
+            for day, (lo, hi) in enumerate(self._spans(night_of, origin, rule, length)):
+                for device in self._rule_devices(rule):
+                    # Day 0 keeps the seed string of one-night scenarios: same nights as before.
+                    suffix = f":{day}" if day else ""
+                    rng = random.Random(f"{self.seed}:{index}:{device}{suffix}")
+                    raw += [
+                        (offset, device, kind, data, "background", None)
+                        for offset, kind, data in _generate(rng, rule, lo, hi)
+                    ]
         gateway = {d.id: d.gateway for d in self.devices}
         planned = [
             PlannedEvent(
@@ -349,6 +394,22 @@ class Scenario(_Frozen):
         ]
         # Stable: at the same instant, timeline entries come before background traffic.
         return sorted(planned, key=lambda p: p.offset_s)
+
+    def _spans(
+        self, night_of: date, origin: datetime, rule: Background, length: float
+    ) -> list[tuple[float, float]]:
+        """The stretches (offsets) a background rule runs in: whole scenario, or its
+        ``between`` window on each day, cut to the scenario."""
+        if rule.between is None:
+            return [(0.0, length)]
+        spans = []
+        for day in range(self.days):
+            lo = _offset(origin, self.local_time(night_of, rule.between[0], day))
+            hi = _offset(origin, self.local_time(night_of, rule.between[1], day))
+            if hi <= lo:  # a window over the scenario's day boundary ends the day after
+                hi = _offset(origin, self.local_time(night_of, rule.between[1], day + 1))
+            spans.append((max(lo, 0.0), min(hi, length)))
+        return spans
 
     def placements(self) -> list[Placement]:
         """The device registry this scenario implies (device -> unit, apartment, resident)."""
@@ -393,161 +454,16 @@ def _offset(origin_utc: datetime, at: datetime) -> float:
     return round((at.astimezone(UTC) - origin_utc).total_seconds(), 3)
 
 
-def _naive_s(at: time) -> int:
-    return at.hour * 3600 + at.minute * 60 + at.second
-
-
-def _night_order(start: time, at: time) -> int:
-    """Wall-clock seconds from ``start`` to ``at``, going forward over midnight."""
-    return (_naive_s(at) - _naive_s(start)) % _DAY_S
-
-
-# --- cross-reference checks -------------------------------------------------------
-
-
-def _check(s: Scenario) -> Iterator[tuple[Path_, str]]:
-    yield from _unique(s)
-    units = {u.id for u in s.units}
-    gateways = {g.id for g in s.gateways}
-    residents = {r.id for r in s.residents}
-    devices = {d.id for d in s.devices}
-    for i, g in enumerate(s.gateways):
-        yield from _known(("gateways", i, "unit"), g.unit, units, "unit")
-    for i, r in enumerate(s.residents):
-        yield from _known(("residents", i, "unit"), r.unit, units, "unit")
-    for i, st in enumerate(s.staff):
-        for j, unit in enumerate(st.units):
-            yield from _known(("staff", i, "units", j), unit, units, "unit")
-    for i, d in enumerate(s.devices):
-        yield from _known(("devices", i, "gateway"), d.gateway, gateways, "gateway")
-        yield from _known(("devices", i, "unit"), d.unit, units, "unit")
-        if d.resident is not None:
-            yield from _known(("devices", i, "resident"), d.resident, residents, "resident")
-    for i, e in enumerate(s.timeline):
-        yield from _event_ref(("timeline", i), e.device, e.kind, e.data, devices)
-        yield from _in_night(s, ("timeline", i, "at"), e.at)
-    for i, b in enumerate(s.background):
-        yield from _background(s, i, b, devices)
-    for i, a in enumerate(s.expected_alerts):
-        yield from _event_ref(("expected_alerts", i), a.device, a.kind, None, devices)
-        yield from _in_night(s, ("expected_alerts", i, "at"), a.at)
-
-
-def _background(
-    s: Scenario, i: int, b: Background, devices: set[str]
-) -> Iterator[tuple[Path_, str]]:
-    path: Path_ = ("background", i)
-    for j, device in enumerate(b.device):
-        if device != ALL_DEVICES:
-            yield from _known((*path, "device", j), device, devices, "device")
-    yield from _event_ref(path, None, b.kind, b.data, devices)
-    if b.pair_with is not None:
-        yield from _event_ref(
-            (*path, "pair_with"), None, b.pair_with.kind, b.pair_with.data, devices
-        )
-    if b.between is not None:
-        first, last = b.between
-        yield from _in_night(s, (*path, "between"), first)
-        yield from _in_night(s, (*path, "between"), last)
-        if _night_order(s.start, first) >= _night_order(s.start, last):
-            yield (*path, "between"), f"window {first:%H:%M}-{last:%H:%M} ends before it starts"
-
-
-def _event_ref(
-    path: Path_, device: str | None, kind: str, data: dict[str, Any] | None, devices: set[str]
-) -> Iterator[tuple[Path_, str]]:
-    if device is not None:
-        yield from _known((*path, "device"), device, devices, "device")
-    if kind not in KINDS:
-        yield (*path, "kind"), f"unknown kind {kind!r}"
-        return
-    if data is None:
-        return
-    try:
-        DATA_MODELS[kind].model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        yield (*path, "data", *first["loc"]), f"{first['msg']} for kind {kind!r}"
-
-
-def _known(path: Path_, value: str, known: set[str], what: str) -> Iterator[tuple[Path_, str]]:
-    if value not in known:
-        yield path, f"unknown {what} {value!r}"
-
-
-def _in_night(s: Scenario, path: Path_, at: time) -> Iterator[tuple[Path_, str]]:
-    length = _night_order(s.start, s.end) or _DAY_S
-    if _night_order(s.start, at) > length:
-        yield path, f"{at:%H:%M:%S} is outside the night {s.start:%H:%M}-{s.end:%H:%M}"
-
-
-def _unique(s: Scenario) -> Iterator[tuple[Path_, str]]:
-    sections: dict[str, list[str]] = {
-        "units": [u.id for u in s.units],
-        "gateways": [g.id for g in s.gateways],
-        "residents": [r.id for r in s.residents],
-        "staff": [st.username for st in s.staff],
-        "devices": [d.id for d in s.devices],
-    }
-    for section, ids in sections.items():
-        seen: set[str] = set()
-        for i, ident in enumerate(ids):
-            if ident in seen:
-                yield (section, i), f"duplicate id {ident!r}"
-            seen.add(ident)
-
-
 # --- loading ----------------------------------------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1 base-60 numbers: ``at: 23:40`` stays the string '23:40'."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [
-        (tag, rx)
-        for tag, rx in resolvers
-        if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
-    list("-+0123456789"),
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
 
 
 def parse_scenario(text: str, source: str = "<string>") -> Scenario:
     """Validate scenario YAML; errors name ``source``, the line and the reason."""
-    loader = _Loader(text)
+    doc = read_yaml(text, source)
     try:
-        root = loader.get_single_node()
-        raw = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(source, [Problem(line, "", f"not valid YAML: {exc}")]) from exc
-    finally:
-        loader.dispose()
-    if not isinstance(raw, dict) or root is None:
-        raise ScenarioError(source, [Problem(1, "", "a scenario is a YAML mapping")])
-    duplicates = [Problem(line, path, "duplicate key") for path, line in _duplicate_keys(root)]
-    if duplicates:
-        raise ScenarioError(source, duplicates)
-    try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(doc["raw"])
     except ValidationError as exc:
-        raise ScenarioError(source, _problems(exc, root)) from exc
+        raise ScenarioError(source, validation_problems(exc, doc["root"])) from exc
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
@@ -575,52 +491,3 @@ def scenario_names() -> list[str]:
         for p in folder.iterdir()
         if p.is_file() and p.name.endswith(".yaml")
     )
-
-
-def _problems(exc: ValidationError, root: yaml.Node) -> list[Problem]:
-    out: list[Problem] = []
-    for error in exc.errors(include_url=False):
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, _Problems):
-            out += [Problem(_line(root, p), _dotted(p), r) for p, r in cause.problems]
-            continue
-        path = tuple(error["loc"])
-        reason = error["msg"].removeprefix("Value error, ")
-        if error["type"] not in ("missing", "extra_forbidden"):
-            reason = f"{reason} (got {_short(error.get('input'))})"
-        out.append(Problem(_line(root, path), _dotted(path), reason))
-    return out
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _line(root: yaml.Node, path: Path_) -> int:
-    """1-based line of the node at ``path``, or of the deepest ancestor found."""
-    node = root
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if 0 <= part < len(node.value) else None
-        else:
-            child = None
-        if child is not None:
-            node = child
-        # A part that is not in the document (a union tag, a missing key) is skipped.
-    return int(node.start_mark.line) + 1
-
-
-def _duplicate_keys(node: yaml.Node, path: Path_ = ()) -> Iterator[tuple[str, int]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                yield _dotted((*path, key.value)), key.start_mark.line + 1
-            seen.add(key.value)
-            yield from _duplicate_keys(value, (*path, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*path, i))

@@ -13,19 +13,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trygg import cli_routing, logs
+from trygg import cli_audit, cli_routing, logs
 from trygg.cli_mqtt import mqtt_app
 
 app = typer.Typer(help="Trygg: welfare-technology event hub.", no_args_is_help=True)
-sim_app = typer.Typer(help="Sensor simulators.", no_args_is_help=True)
 schema_app = typer.Typer(help="Print schemas.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (results go to docs/benchmarks.md).", no_args_is_help=True)
-app.add_typer(sim_app, name="sim")
 app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.add_typer(mqtt_app, name="mqtt")
+cli_audit.register(app)
 cli_routing.register(bench_app)
 
 err = Console(stderr=True, soft_wrap=True)
@@ -146,51 +145,6 @@ def schema_events() -> None:
     sys.stdout.write("\n")
 
 
-@sim_app.command("scenario")
-def sim_scenario(
-    name: Annotated[str, typer.Argument(help="scenario name (night-unit) or YAML file")],
-    broker: Annotated[str, typer.Option(help="HOST:PORT")] = "127.0.0.1:1883",
-    speed: Annotated[
-        float, typer.Option(help="scenario time per real time; 0 = as fast as possible")
-    ] = 60.0,
-    stamp: Annotated[
-        str, typer.Option(help="live: events carry the wall clock; scenario: the planned time")
-    ] = "live",
-    username: Annotated[str | None, typer.Option(envvar="TRYGG_SIM_USERNAME")] = None,
-    password: Annotated[str | None, typer.Option(envvar="TRYGG_SIM_PASSWORD")] = None,
-) -> None:
-    """Publish a scripted scenario's canonical events to a broker."""
-    from devices.events import EventBase
-    from simulators.player import play
-    from simulators.scenario import PlannedEvent, load_scenario
-
-    if stamp not in ("live", "scenario"):
-        raise typer.BadParameter("--stamp is live or scenario")
-    host, port = parse_broker(broker)
-    scenario = load_scenario(name)
-    console = Console()
-
-    def show(planned: PlannedEvent, event: EventBase) -> None:
-        console.print(f"{planned.at:%H:%M:%S} {event.kind:20} {event.device}")
-
-    async def main(stop: asyncio.Event) -> None:
-        result = await play(
-            scenario,
-            host,
-            port,
-            speed=speed,
-            stamp=stamp,
-            on_event=show,
-            username=username,
-            password=password,
-            stop=stop,
-            progress=False,
-        )
-        console.print(f"published {result.published} events")
-
-    _run(main)
-
-
 @bench_app.command("ingest")
 def bench_ingest(
     broker: Annotated[
@@ -232,3 +186,9 @@ def bench_ingest(
     except BenchError as exc:
         err.print(f"[red]bench ingest failed:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
+
+
+# Simulator commands live in their own module (imported last: it uses the helpers above).
+from trygg.cli_sim import sim_app  # noqa: E402
+
+app.add_typer(sim_app, name="sim")

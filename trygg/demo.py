@@ -21,6 +21,7 @@ from simulators.scenario import PlannedEvent, Scenario, load_scenario
 from trygg.broker import embedded_broker
 from trygg.runtime import open_store, running_hub
 from trygg.seed import seed_demo_accounts, seed_registry
+from trygg.seed_consent import seed_demo_bases
 from trygg.seed_routing import seed_demo_roster
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
@@ -82,6 +83,7 @@ async def run_demo(
     )
     store = open_store(settings)
     seed_registry(store, scenario)
+    seed_demo_bases(store, scenario, datetime.now(UTC))
     accounts = seed_demo_accounts(store, scenario)
     on_duty = seed_demo_roster(store, scenario, datetime.now(UTC))
     async with embedded_broker("127.0.0.1", mqtt_port), running_hub(settings, store, stop) as run:

@@ -20,9 +20,11 @@ from hub import routing_api
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
 from hub.channels.setup import start_routing
+from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.offline import export_offline
+from hub.retention import RetentionSettings
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
@@ -134,6 +136,7 @@ async def running_hub(
         asyncio.create_task(server.serve()),
         asyncio.create_task(maintain_daily(hub, stop)),
         asyncio.create_task(export_offline(hub, stop, utcnow)),
+        asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),
     ]
     try:
         while not server.started:

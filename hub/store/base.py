@@ -17,7 +17,10 @@ from typing import Protocol
 from devices.events import EventBase
 from devices.registry import Placement
 from hub.alerts import Alert, AlertState, Transition
+from hub.audit import AuditEntry, AuditRecord
+from hub.consent.records import BasisChange, Notice
 from hub.routing.ports import RoutingStore
+from rules.consent import LegalBasis
 from rules.decisions import Category
 
 
@@ -165,7 +168,69 @@ class AccountStore(Protocol):
     def list_accounts(self) -> list[Account]: ...
 
 
-class Store(EventStore, AlertStore, RegistryStore, AccountStore, RoutingStore, Protocol):
+class ConsentStore(Protocol):
+    """Legal bases with their history, and notices (hub.consent; shared tests in
+    tests/unit/test_consent_store.py)."""
+
+    def save_basis(self, basis: LegalBasis, change: BasisChange) -> None:
+        """Insert or replace the basis and append the change, in one transaction."""
+        ...
+
+    def get_basis(self, basis_id: str) -> LegalBasis | None: ...
+    def list_bases(self, resident_id: str | None = None) -> list[LegalBasis]: ...
+    def basis_changes(self, basis_id: str) -> list[BasisChange]: ...
+    def add_notice(self, notice: Notice) -> bool:
+        """Record a notice once per (basis, kind, due date); False if it was already there."""
+        ...
+
+    def list_notices(self, site: str | None = None) -> list[Notice]: ...
+    def acknowledge_notice(self, notice: Notice, by: str) -> bool: ...
+    def site_zones(self) -> dict[str, str]:
+        """Site id -> IANA time zone, for consent windows."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The hash-chained audit log (hub.audit): append-only, numbered 1, 2, 3, ..."""
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]: ...
+    def audit_records(
+        self, resident_id: str | None = None, after: int = 0, limit: int = 10_000
+    ) -> list[AuditRecord]: ...
+    def audit_head(self) -> tuple[int, str] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCutoffs:
+    """Delete what is older than these instants (hub.retention computes them)."""
+
+    events_before: datetime  # raw events of every kind
+    gps_before: datetime  # gps.position not behind an open alert
+    alerts_before: datetime  # closed alerts (and their transitions) last changed before
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    events: int = 0
+    gps_positions: int = 0
+    alerts: int = 0
+
+
+class RetentionStore(Protocol):
+    def purge(self, cutoffs: RetentionCutoffs) -> RetentionResult: ...
+
+
+class Store(
+    EventStore,
+    AlertStore,
+    RegistryStore,
+    AccountStore,
+    RoutingStore,
+    ConsentStore,
+    AuditStore,
+    RetentionStore,
+    Protocol,
+):
     """Everything one backend provides."""
 
     def migrate(self) -> int:

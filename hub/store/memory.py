@@ -38,6 +38,7 @@ from hub.store.common import (
     utc_event,
     utc_transition,
 )
+from hub.store.consent_memory import ConsentTables, MemoryConsentMixin
 from hub.store.routing_stores import MemoryRoutingMixin
 
 
@@ -47,8 +48,9 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
         raise StoreError(f"FOREIGN KEY constraint failed: no {what} {key!r}")
 
 
-class MemoryStore(MemoryRoutingMixin):
+class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin):
     def __init__(self) -> None:
+        self._consent = ConsentTables()
         self._events: list[StoredEvent] = []  # in position order
         self._event_ids: dict[str, StoredEvent] = {}
         self._next_position = 1

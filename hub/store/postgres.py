@@ -55,6 +55,7 @@ from hub.store.base import (
     Unit,
 )
 from hub.store.common import migrations, placement_of
+from hub.store.postgres_consent import PostgresConsentMixin
 from hub.store.postgres_layout import Layout, maintain
 from hub.store.postgres_routing import PostgresRoutingMixin
 from hub.store.postgres_rows import Row
@@ -71,7 +72,7 @@ _LOCK_KEY = 0x7472_7967  # advisory lock: one migrator at a time
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresStore(PostgresRoutingMixin):
+class PostgresStore(PostgresConsentMixin, PostgresRoutingMixin):
     """The :class:`hub.store.base.Store` on a PostgreSQL database (``dsn``), in ``schema``."""
 
     def __init__(

@@ -38,6 +38,7 @@ from hub.store.base import (
     Unit,
 )
 from hub.store.common import Migration, migrations, placement_of, to_micros
+from hub.store.consent_sqlite import SqliteConsentMixin
 from hub.store.routing_stores import SqliteRoutingMixin
 from hub.store.sqlite_rows import Row
 
@@ -58,7 +59,7 @@ _PRAGMAS = (
 )
 
 
-class SqliteStore(SqliteRoutingMixin):
+class SqliteStore(SqliteConsentMixin, SqliteRoutingMixin):
     """The :class:`hub.store.base.Store` on one SQLite file (or ``":memory:"``)."""
 
     def __init__(self, path: str | Path) -> None:

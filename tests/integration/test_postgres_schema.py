@@ -270,3 +270,20 @@ def test_alert_statistics_count_transitions_per_hour_and_unit(schema: tuple[str,
         (hour, "s", "resident", "accepted", 1),
         (hour, "s", "resident", "raised", 1),
     ]
+
+
+@pg
+def test_the_audit_log_refuses_edits_on_postgres(schema: tuple[str, str]) -> None:
+    from hub.audit import AuditEntry
+
+    dsn, name = schema
+    store = PostgresStore(dsn, schema=name)
+    try:
+        store.migrate()
+        store.append_audit([AuditEntry(NOW, "kari", "nattevakt", "read", "res-1", "alert-1", "x")])
+    finally:
+        store.close()
+    for statement in ("UPDATE audit_log SET actor = 'ola'", "DELETE FROM audit_log",
+                      "TRUNCATE audit_log"):  # fmt: skip
+        with _conn(dsn, name) as conn, pytest.raises(psycopg.errors.RaiseException):
+            conn.execute(statement)

@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from devices.events import EventBase, make_event
+from devices.events import KINDS, EventBase, make_event
 from devices.registry import Placement
 from hub.alerts import Alert, AlertState
+from hub.consent.records import BasisAction, BasisChange
+from rules.consent import NO_BASIS_KINDS, BasisKind, LegalBasis
 from rules.decisions import Category, Priority
 
 NOW = datetime(2024, 11, 23, 2, 30, tzinfo=UTC)
@@ -132,3 +134,23 @@ def id_source(prefix: str = "alert") -> Callable[[], str]:
 def clock(start: datetime = NOW, step: timedelta = timedelta(seconds=5)) -> Iterator[datetime]:
     """Successive ``now`` values for a scripted sequence."""
     return (start + step * i for i in itertools.count())
+
+
+def covering_basis(resident_id: str = RESIDENT_ID, basis_id: str | None = None) -> LegalBasis:
+    """A consent covering every kind that needs a basis, valid from 2000 on, at any hour."""
+    return LegalBasis(
+        id=basis_id or f"basis-{resident_id}",
+        resident_id=resident_id,
+        measure="all",
+        kinds=frozenset(KINDS - set(NO_BASIS_KINDS)),
+        basis=BasisKind.CONSENT,
+        decided_by="test",
+        reference="TEST-1",
+        valid_from=datetime(2000, 1, 1, tzinfo=UTC),
+        valid_to=None,
+        review_at=None,
+    )
+
+
+def basis_change(basis: LegalBasis, actor: str = "test") -> BasisChange:
+    return BasisChange(basis.id, datetime(2000, 1, 1, tzinfo=UTC), actor, BasisAction.RECORD)

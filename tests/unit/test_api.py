@@ -33,7 +33,7 @@ from hub.store.base import Account, AlertFilter, Device, PlacementRecord, Reside
 from hub.store.sqlite import SqliteStore
 from rules.decisions import Category
 
-from builders import NOW, alert, event_id
+from builders import NOW, alert, basis_change, covering_basis, event_id
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "korrekt hest batteri"
@@ -109,6 +109,9 @@ def seed(store: SqliteStore) -> None:
         store.upsert_unit(Unit(unit, SITE, unit))
     store.upsert_resident(Resident("res-A", SITE, "unit-A", "Johs Hansen", "H0101"))
     store.upsert_resident(Resident("res-B", SITE, "unit-B", "Anne Berg", "H0201"))
+    for resident_id in ("res-A", "res-B"):
+        basis = covering_basis(resident_id)
+        store.save_basis(basis, basis_change(basis))
     for device, (type_, unit, resident) in DEVICES.items():
         store.upsert_device(Device(device, SITE, GATEWAY, type_))
         store.place(PlacementRecord(device, unit, resident_id=resident))

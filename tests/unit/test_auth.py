@@ -59,7 +59,10 @@ def test_issue_and_resolve() -> None:
     assert expires_at == NOW + DEFAULT_TOKEN_TTL
     assert len(token) >= 40
     assert tokens.resolve(token, NOW + timedelta(hours=1)) == Principal(
-        username="kari", role=Role.NATTEVAKT, site="solsiden", units=("u1", "u2"),
+        username="kari",
+        role=Role.NATTEVAKT,
+        site="solsiden",
+        units=("u1", "u2"),
         expires_at=expires_at,
     )
 

@@ -29,6 +29,8 @@ from hub.store.base import (
 )
 from hub.store.memory import MemoryStore
 
+from builders import basis_change, covering_basis
+
 SITE, GW = "site-1", "gw-1"
 TOPIC = f"trygg/v1/{SITE}/{GW}/events"
 NOW = datetime(2026, 11, 24, 2, 13, tzinfo=UTC)
@@ -77,6 +79,8 @@ def _seed(store: MemoryStore) -> None:
     store.upsert_site(Site(id=SITE, name="Testheim"))
     store.upsert_unit(Unit(id="unit-a", site=SITE, name="A"))
     store.upsert_resident(Resident(id="res-1", site=SITE, unit="unit-a", name="Test Person"))
+    basis = covering_basis("res-1")
+    store.save_basis(basis, basis_change(basis))
     for device in ("dev-1", "dev-2"):
         store.upsert_device(Device(id=device, site=SITE, gateway=GW, type="alarm_button"))
         store.place(
