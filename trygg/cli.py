@@ -187,6 +187,9 @@ def bench_ingest(
     publishers: Annotated[
         int, typer.Option(help="publisher processes for phases A and B (one can be the wall)")
     ] = 1,
+    backlog: Annotated[
+        bool, typer.Option(help="A and B drain a queued backlog: consumers without publishers")
+    ] = False,
 ) -> None:
     """Hub ingest events/s vs. a bare aiomqtt subscriber, and alert latency p50/p99."""
     from rich.markup import escape
@@ -203,6 +206,7 @@ def bench_ingest(
             store=store,
             output=output,
             publishers=publishers,
+            backlog=backlog,
         )
     except BenchError as exc:
         err.print(f"[red]bench ingest failed:[/] {escape(str(exc))}")
