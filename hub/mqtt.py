@@ -14,7 +14,8 @@ needs and aiomqtt (used by the simulators and tests) does not give:
 - **Reconnection** with backoff (``reconnect_delay_set``), resubscribing on
   every connect; acks from an earlier connection are never sent on a later one.
 
-The loop thread is woken once per burst, not once per message.
+The loop thread is woken once per burst, not once per message, and paho reads
+the socket in large chunks (:mod:`hub.mqtt_readahead`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.alerts import Alert
+from hub.mqtt_readahead import ReadAheadClient
+from hub.mqtt_readahead import supported as readahead_supported
 from hub.service import Hub
 
 log = logging.getLogger("trygg.hub.mqtt")
@@ -92,7 +95,8 @@ class _Link:
     def _client(self) -> mqtt.Client:
         s = self.settings
         v5 = s.protocol == 5
-        client = mqtt.Client(
+        make = ReadAheadClient if readahead_supported() else mqtt.Client
+        client = make(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
