@@ -11,21 +11,29 @@ plain-language page a resident or guardian can read. Every read and write is aud
 | GET  /api/v1/consent/notices                   | NOTICE_READERS (own site)           |
 | POST /api/v1/consent/notices/acknowledge       | NOTICE_READERS                      |
 | POST /api/v1/placements                        | PLACERS; 409 without a covering basis |
+| GET  /consent/                                 | anyone (the page logs in with the API) |
+
+After every change to a basis the hub reloads its consent gate and republishes the
+affected gateways' configs (``hub.consent.republish``), so a withdrawal reaches the
+gateway's own filter at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from importlib import resources
 from typing import Annotated, Any, Literal
 
 import uuid6
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, BaseModel, Field
 
 from hub.auth import Principal, require
 from hub.consent import access as ca
+from hub.consent import republish
 from hub.consent.auditing import audit, hub_of, now_of
 from hub.consent.devices import placement_problem
 from hub.consent.plain import monitoring_html, monitoring_summary
@@ -102,6 +110,7 @@ async def _save(
     reload = getattr(hub, "reload_consent", None)
     if reload is not None:
         await reload()
+    await republish.bases_changed(request, basis.resident_id)
     return basis_to_json(basis)
 
 
@@ -314,3 +323,9 @@ async def place_device(
     if reload is not None:
         await reload()
     return body.model_dump()
+
+
+def mount_pages(app: FastAPI) -> None:
+    """The consent pages at /consent/ (static; every datum comes through the API above)."""
+    folder = resources.files("hub") / "web" / "consent"
+    app.mount("/consent", StaticFiles(directory=str(folder), html=True), name="consent")
