@@ -14,6 +14,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from test_board import ARGS, ARTIFACTS, CHROMIUM, need_chromium
 
 from hub.auth import hash_password
 from hub.settings import HubSettings
@@ -22,7 +23,6 @@ from hub.store.sqlite import SqliteStore
 from trygg.runtime import running_hub
 
 from conftest import free_port
-from test_board import ARGS, ARTIFACTS, CHROMIUM, need_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 PASSWORD = "consent test password"
