@@ -47,6 +47,7 @@ from hub.auth import (
     verify_unknown_user,
 )
 from hub.consent import api as consent_api
+from hub.consent import locate_api
 from hub.consent.access import BreakGlass
 from hub.consent.auditing import audit_reads, audit_reads_app, residents_of_devices
 from hub.errors import IllegalTransition, NotFound, StoreError
@@ -464,6 +465,7 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     app.state.login_throttle = LoginThrottle()
     app.include_router(consent_api.router)
     consent_api.mount_pages(app)
+    app.include_router(locate_api.router)
     app.include_router(audit_api.router)
     app.add_exception_handler(IllegalTransition, _conflict)
     app.add_exception_handler(NotFound, _not_found)

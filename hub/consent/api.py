@@ -33,8 +33,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from hub.auth import Principal, require
 from hub.consent import access as ca
-from hub.consent import republish
-from hub.consent.auditing import audit, hub_of, now_of
+from hub.consent import notices, republish
+from hub.consent.auditing import audit, audit_reads, hub_of, now_of
 from hub.consent.devices import placement_problem
 from hub.consent.plain import monitoring_html, monitoring_summary
 from hub.consent.records import BasisAction, BasisChange, Notice, NoticeKind
@@ -111,6 +111,7 @@ async def _save(
     if reload is not None:
         await reload()
     await republish.bases_changed(request, basis.resident_id)
+    await hub.run_store(notices.send_due, hub.store, now)  # a notice due now shows at once
     return basis_to_json(basis)
 
 
@@ -237,9 +238,11 @@ async def withdraw_basis(
     return await _save(request, principal, new, BasisAction.WITHDRAW, body.reason)
 
 
-def _notice_out(n: Notice) -> dict[str, Any]:
+def _notice_out(n: Notice, basis: LegalBasis | None) -> dict[str, Any]:
     return {
         "basis_id": n.basis_id,
+        "resident_id": basis.resident_id if basis else None,
+        "measure": basis.measure if basis else None,
         "kind": str(n.kind),
         "due_at": n.due_at.isoformat(),
         "role": n.role,
@@ -251,10 +254,22 @@ def _notice_out(n: Notice) -> dict[str, Any]:
 
 @router.get("/consent/notices")
 async def list_notices(request: Request, principal: NoticeReader) -> list[dict[str, Any]]:
+    """The notices for the caller's role (admin: all) on its site, with the resident and
+    measure they are about, so the board's banner can link to the basis."""
     hub = hub_of(request)
-    notices = await hub.run_store(hub.store.list_notices, principal.site)
-    mine = [n for n in notices if principal.role == "admin" or n.role == principal.role]
-    return [_notice_out(n) for n in mine]
+    store = hub.store
+
+    def read() -> list[tuple[Notice, LegalBasis | None]]:
+        out = []
+        for n in store.list_notices(principal.site):
+            if principal.role == "admin" or n.role == principal.role:
+                out.append((n, store.get_basis(n.basis_id)))
+        return out
+
+    mine = await hub.run_store(read)
+    rows = [(b.resident_id if b else None, n.basis_id) for n, b in mine]
+    await audit_reads(request, principal, "notice.list", rows, "notice before expiry or review")
+    return [_notice_out(n, b) for n, b in mine]
 
 
 @router.post("/consent/notices/acknowledge")

@@ -35,6 +35,7 @@ PURPOSES = {
     "placement": "device placement",
     "notice": "notice before expiry or review",
     "audit": "audit",
+    "locate": "locate request",
 }
 
 

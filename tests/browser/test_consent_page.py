@@ -9,6 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,12 @@ import pytest
 from test_board import ARGS, ARTIFACTS, CHROMIUM, need_chromium
 
 from hub.auth import hash_password
+from hub.consent import notices
+from hub.consent.records import BasisAction, BasisChange
 from hub.settings import HubSettings
 from hub.store.base import Account, Device, PlacementRecord, Resident, Role, Site, Unit
 from hub.store.sqlite import SqliteStore
+from rules.consent import BasisKind, LegalBasis
 from trygg.runtime import running_hub
 
 from conftest import free_port
@@ -143,3 +147,43 @@ async def test_record_and_withdraw_a_basis_through_the_page(
     assert ("lise", "basis.record") in actions
     assert ("lise", "basis.withdraw") in actions
     assert ("lise", "monitoring.read") in actions
+
+
+async def test_a_notice_before_expiry_shows_on_the_leaders_board(
+    hub_url: tuple[str, SqliteStore],
+) -> None:
+    """The notice reaches the leader actively: a banner on the alarm board, until acknowledged."""
+    from playwright.async_api import async_playwright, expect
+
+    url, store = hub_url
+    now = datetime.now(UTC)
+    basis = LegalBasis(
+        "basis-soon", "res-7", "fall", frozenset({"fall.detected"}), BasisKind.CONSENT, "lise",
+        "SAK-1", now - timedelta(days=300), now + timedelta(days=5), None,
+    )  # fmt: skip
+    store.save_basis(basis, BasisChange(basis.id, now, "lise", BasisAction.RECORD))
+    assert notices.send_due(store, now) == 1  # what the hourly job does
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            await page.goto(f"{url}/board/")
+            await page.fill("#username", "lise")
+            await page.fill("#password", PASSWORD)
+            await page.click("#login-button")
+            notice = page.locator("#consent-notices li.consent-notice")
+            await expect(notice).to_contain_text("fall for beboer res-7 utløper", timeout=5000)
+            await expect(notice.locator("a")).to_have_attribute("href", "/consent/#res-7")
+            await page.screenshot(path=str(ARTIFACTS / "board-consent-notice.png"), full_page=True)
+            await notice.locator("button.ack").click()
+            await expect(page.locator("#consent-notices")).to_be_hidden(timeout=5000)
+        except Exception:
+            await page.screenshot(path=str(ARTIFACTS / "notice-failure.png"), full_page=True)
+            raise
+        finally:
+            await browser.close()
+    assert errors == []
+    (stored,) = store.list_notices()
+    assert stored.acknowledged_by == "lise"

@@ -26,6 +26,8 @@ from hub import routing_api
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password
 from hub.channels.router import Router
+from hub.consent import notices
+from hub.consent.locate import LocateRequest
 from hub.metrics import Metrics
 from hub.service import Hub
 from hub.store.base import Account, Device, PlacementRecord, Resident, Role, Site, Unit
@@ -99,6 +101,15 @@ RESIDENT_ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None, li
     ("POST", "/api/v1/placements"): (
         "admin", "/api/v1/placements",
         {"device": "door-2", "unit": "unit-A", "resident_id": "res-1"}, [], "placement.set"),
+    ("GET", "/api/v1/consent/notices"): (
+        "lisa", "/api/v1/consent/notices", None, [], "notice.list"),
+    ("POST", "/api/v1/residents/{resident_id}/locate"): (
+        "kari", "/api/v1/residents/res-1/locate", {"reason": "kom ikke til middag som avtalt"},
+        [], "locate.request"),
+    ("GET", "/api/v1/residents/{resident_id}/locate"): (
+        "kari", "/api/v1/residents/res-1/locate", None, [], "locate.read"),
+    ("POST", "/api/v1/locate/{request_id}/close"): (
+        "lisa", "/api/v1/locate/locate-1/close", None, [], "locate.close"),
 }
 # Routes that return and change no resident data (staff rosters, notices by basis id
 # only, the chain check, operations). Public routes are in test_route_roles.PUBLIC.
@@ -109,7 +120,6 @@ NO_RESIDENT_DATA = {
     ("GET", "/api/v1/roster/on-duty"),
     ("POST", "/api/v1/shift/logon"),
     ("POST", "/api/v1/shift/logoff"),
-    ("GET", "/api/v1/consent/notices"),
     ("POST", "/api/v1/consent/notices/acknowledge"),
     ("GET", "/api/v1/audit/verify"),
 }
@@ -161,10 +171,11 @@ async def env() -> AsyncIterator[Env]:
     for device in ("door-1", "door-2"):
         store.upsert_device(Device(device, SITE, GW, "door_contact"))
     store.place(PlacementRecord("door-1", "unit-A", "Leil. 1", None, "res-1"))
-    basis = covering_basis("res-1")
+    basis = replace(covering_basis("res-1"), valid_to=NOW + timedelta(days=10))
     store.save_basis(basis, basis_change(basis))
     hol9 = replace(covering_basis("res-1", "basis-9"), basis=BasisKind.DECISION_HOL_9)
     store.save_basis(hol9, basis_change(hol9))
+    assert notices.send_due(store, NOW) == 1  # the first basis expires in 10 days
     fast = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     hashed = hash_password("x" * 12, hasher=fast)
     for username, (role, site, units) in ACCOUNTS.items():
@@ -184,6 +195,9 @@ async def env() -> AsyncIterator[Env]:
     await hub.drain()
     # An alert for the resident, whatever the rules make of one door: raise it directly.
     alert = await _raise(hub, clock)
+    hub.consent.locates.add(
+        LocateRequest("locate-1", "res-1", "kari", "kom ikke hjem", clock(), clock() + TTL)
+    )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://trygg"
     ) as client:
