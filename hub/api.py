@@ -49,7 +49,7 @@ from hub.auth import (
 from hub.consent import api as consent_api
 from hub.consent import locate_api
 from hub.consent.access import BreakGlass
-from hub.consent.auditing import audit_reads, audit_reads_app, residents_of_devices
+from hub.consent.auditing import audit_reads, audit_reads_app, glass_now, residents_of_devices
 from hub.errors import IllegalTransition, NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
@@ -282,7 +282,7 @@ async def stream_alerts(
         await audit_reads_app(request.app, principal, "alert.stream", _alert_rows(alerts),
                               "alert board")  # fmt: skip
 
-    events = _alert_stream(hub, principal, request.app.state.clock, audit)
+    events = _alert_stream(hub, principal, request.app.state.clock, audit, glass_now(request.app))
     return EventSourceResponse(events, ping=PING_SECONDS)
 
 
@@ -291,10 +291,14 @@ async def _alert_stream(
     principal: Principal,
     clock: Callable[[], datetime],
     audit: Callable[[list[Alert]], Awaitable[None]] | None = None,
+    refresh: Callable[[Principal], Principal] | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
+    """``refresh`` brings the principal's break-the-glass grants up to date (they last an
+    hour; a stream may last a shift)."""
     while True:
         # Subscribe before reading the snapshot, so no change falls between them.
         async with hub.feed.subscribe() as queue:
+            principal = refresh(principal) if refresh is not None else principal
             alerts = _visible(principal, hub.open_alerts(), AlertFilter(states=OPEN_STATES))
             snapshot = _SNAPSHOT.dump_json([AlertOut.of(a) for a in alerts]).decode()
             if audit is not None:
@@ -308,6 +312,7 @@ async def _alert_stream(
                     return
                 if alert is None:  # fell behind and was dropped: subscribe again
                     break
+                principal = refresh(principal) if refresh is not None else principal
                 if access.can_see_alert(principal, alert):
                     if audit is not None:
                         await audit([alert])

@@ -9,6 +9,7 @@ reason) as the why. Both write before the answer leaves: no log, no data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -145,3 +146,17 @@ def residents_of_devices(hub: Any, devices: Iterable[str]) -> dict[str, str | No
         placement = registry.placement(device) if registry is not None else None
         out[device] = placement.resident_id if placement is not None else None
     return out
+
+
+def glass_now(app: Any) -> Callable[[Principal], Principal]:
+    """For long-lived reads (the SSE stream): the principal with the break-the-glass
+    grants in force now, so an expired grant closes the view without a reconnect."""
+
+    def refresh(principal: Principal) -> Principal:
+        glass = getattr(app.state, "break_glass", None)
+        if glass is None:
+            return principal
+        opened: frozenset[str] = glass.open_for(principal.username, app.state.clock())
+        return principal if opened == principal.opened else replace(principal, opened=opened)
+
+    return refresh

@@ -10,9 +10,12 @@ resident's alerts to a staff member outside their units, with the reason as the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -22,11 +25,15 @@ from argon2 import PasswordHasher
 from test_route_roles import PUBLIC, api_routes
 
 from devices.events import make_event
-from hub import routing_api
+from hub import api, routing_api
+from hub.access import Principal
+from hub.alerts import Command
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password
 from hub.channels.router import Router
 from hub.consent import notices
+from hub.consent.access import BreakGlass
+from hub.consent.auditing import glass_now
 from hub.consent.locate import LocateRequest
 from hub.metrics import Metrics
 from hub.service import Hub
@@ -289,3 +296,27 @@ async def test_reads_of_other_residents_are_not_logged_against_this_one(env: Env
     r = await env.client.get("/api/v1/alerts", headers=env.auth("ola"))
     assert r.json() == []
     assert [e for e in env.log() if e[0] == "ola"] == []
+
+
+async def test_the_stream_follows_break_the_glass_grants(env: Env) -> None:
+    """A stream lasts a shift, a grant an hour: the stream stops showing the resident
+    when the grant ends, without a reconnect."""
+    glass = BreakGlass()
+    glass.grant("ola", "res-1", NOW + timedelta(hours=1), "kollega trengte hjelp")
+    app = SimpleNamespace(state=SimpleNamespace(break_glass=glass, clock=env.clock))
+    ola = Principal("ola", Role.NATTEVAKT, SITE, ("unit-B",))
+    stream = api._alert_stream(env.hub, ola, env.clock, None, glass_now(app))
+    first = await anext(stream)
+    assert first.event == "snapshot" and env.alert in str(first.data)
+    pushed = asyncio.ensure_future(anext(stream))
+    await env.hub.command(env.alert, Command.ACCEPT, "kari")
+    assert (await asyncio.wait_for(pushed, 2)).event == "alert"
+    env.clock.now = NOW + timedelta(hours=1, seconds=1)
+    pushed = asyncio.ensure_future(anext(stream))
+    await env.hub.command(env.alert, Command.ON_SITE, "kari")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(pushed), 0.3)
+    pushed.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pushed
+    await stream.aclose()
