@@ -21,7 +21,6 @@ from psycopg import sql
 
 from devices.events import make_event
 from hub.errors import SchemaTooNew, StoreError
-from hub.store import postgres_rows as codec
 from hub.store.common import MIGRATIONS_PACKAGE, latest_version, migrations
 from hub.store.postgres import MIGRATIONS_PACKAGE as PG_MIGRATIONS
 from hub.store.postgres import PostgresStore
@@ -289,29 +288,3 @@ def test_the_audit_log_refuses_edits_on_postgres(schema: tuple[str, str]) -> Non
         with _conn(dsn, name) as conn, pytest.raises(psycopg.errors.RaiseException):
             conn.execute(statement)
 
-
-@pg
-def test_ingest_looks_up_stored_ids_by_index_not_by_scanning_events(
-    schema: tuple[str, str],
-) -> None:
-    """The duplicate check costs what the batch costs, not what the table holds: a
-    sequential scan of ``events`` per batch made ingest slower with every day stored.
-    (Once analysed, a partition this small is rightly scanned; from some 40,000 rows
-    the planner takes the index there too: see docs/benchmarks.md.)"""
-    dsn, name = schema
-    store = PostgresStore(dsn, schema=name)
-    now = datetime.now(UTC)
-    try:
-        store.migrate()
-        for _ in range(5):
-            assert store.append_events([_event(now) for _ in range(1000)]) == 1000
-        batch = codec.event_rows([_event(now) for _ in range(500)])
-        with store._pool.connection() as conn, conn.transaction():
-            with conn.cursor() as cur, cur.copy(codec.COPY_INCOMING) as copy:
-                for row in batch:
-                    copy.write_row(row)
-            plan = "\n".join(str(r[0]) for r in conn.execute("EXPLAIN " + codec.MOVE_INCOMING))
-    finally:
-        store.close()
-    assert "Index Scan on events_" in plan, plan
-    assert "Seq Scan on events_" not in plan, plan
