@@ -206,6 +206,11 @@ class Hub:
             "queued_events": len(self._pending),
         }
 
+    @property
+    def queued_events(self) -> int:
+        """Handled events waiting for the store (the MQTT adapter stops taking more)."""
+        return len(self._pending)
+
     def open_alerts(self) -> list[Alert]:
         return list(self._open.values())
 
