@@ -20,16 +20,16 @@ from typing import Any
 
 from devices.events import EventBase
 from devices.registry import Placement
-from hub.alerts import SYSTEM, Alert, AlertState, Command
+from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome
 from hub.channels.base import Channel, ChannelDown, Message, MessageKind
 from hub.channels.metrics import RoutingMetrics
 from hub.errors import IllegalTransition, NotFound
-from hub.routing import engine, policy, roster
+from hub.routing import coverage, engine, policy, roster
 from hub.routing.engine import Context, Escalation
 from hub.routing.log import RoutingKind, RoutingRecord
 from hub.routing.policy import RESPONSE_CENTRE, Policy
 from hub.service import Hub
-from rules.decisions import Category, Priority
+from rules.decisions import Category
 
 log = logging.getLogger("trygg.routing")
 
@@ -56,7 +56,8 @@ class Router:
         self._escalations: dict[str, Escalation] = {}
         self._shifts: list[roster.Shift] = []
         self._logs: list[roster.ShiftLog] = []
-        self._uncovered: set[tuple[str, str]] = set()
+        # Each roster gap open now, with its nobody-on-duty alert (one per uncovered period).
+        self._gaps: dict[coverage.Gap, str] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen_states: dict[str, AlertState] = {}
@@ -66,6 +67,9 @@ class Router:
     async def start(self) -> None:
         await self.reload_roster()
         for alert in self.hub.open_alerts():
+            gap = coverage.gap_of(alert)
+            if gap is not None:
+                self._gaps[gap] = alert.id
             self._on_change(alert)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -133,7 +137,8 @@ class Router:
             return
         esc = engine.Escalation(**{**_fields(esc), "alert": alert})
         if alert.state is AlertState.ACCEPTED and alert.accepted_by and previous != alert.state:
-            self.metrics.observe(alert, "accept", now)
+            if alert.accepted_by != SYSTEM:  # the system closing a roster gap is no response
+                self.metrics.observe(alert, "accept", now)
             esc, effects = engine.accept(esc, alert.accepted_by)
         elif alert.state in (AlertState.ON_SITE, AlertState.RESOLVED, AlertState.CANCELLED):
             self.metrics.observe(alert, str(alert.state), now)
@@ -146,7 +151,9 @@ class Router:
         self._carry_out(esc, effects, now)
 
     def _start(self, alert: Alert, now: datetime) -> None:
-        chain = policy.choose(self.policies, alert.site, alert.unit, alert.category, alert.priority)
+        chain = policy.choose(
+            self.policies, alert.site, alert.unit, alert.category, alert.priority, alert.kind
+        )
         if chain is None:
             return
         esc, effects = engine.start(alert, chain, self.context(now), now)
@@ -188,15 +195,14 @@ class Router:
         self._check_coverage(ctx, now)
 
     def _check_coverage(self, ctx: Context, now: datetime) -> None:
-        """A unit on the roster with nobody on duty now is itself a critical alert."""
-        units = sorted({(s.site, u) for s in self._shifts for u in s.units})
-        gaps = set(roster.uncovered(units, ctx.duty))
-        for site, unit in sorted(gaps - self._uncovered):
-            log.error("nobody on duty", extra={"site": site, "unit": unit})
-            self._nobody(site, unit, None, now)
-        for site, unit in self._uncovered - gaps:
-            self.metrics.uncovered.labels(site, unit).set(0)
-        self._uncovered = gaps
+        """A unit on the roster with nobody on duty now is itself a critical alert; it is
+        resolved by the system once someone is on duty there again."""
+        rostered = sorted({(s.site, u) for s in self._shifts for u in s.units})
+        for site, unit in roster.uncovered(rostered, ctx.duty):
+            if (site, unit) not in self._gaps:
+                self._open_gap((site, unit), now)
+        for gap in [g for g in self._gaps if coverage.covered(ctx.duty, g)]:
+            self._close_gap(gap, now)
 
     def reject(self, alert_id: str, staff: str) -> None:
         esc = self._escalations.get(alert_id)
@@ -333,22 +339,68 @@ class Router:
             else:
                 self._nobody(effect.site, effect.unit, alert, now)
 
-    def _nobody(self, site: str, unit: str | None, alert: Alert | None, now: datetime) -> None:
-        """Tell the escalation target (the response centre) and everyone on the site."""
+    def _nobody(self, site: str, unit: str | None, alert: Alert, now: datetime) -> None:
+        """An alert fell into a roster gap: record it, and open the gap's alert."""
+        gap = (site, unit)
+        if gap not in self._gaps:
+            self._open_gap(gap, now)
+        self._record(
+            RoutingRecord(
+                alert.id,
+                now,
+                RoutingKind.NOBODY_ON_DUTY,
+                SYSTEM,
+                detail=f"{site}/{unit or '-'}: alert {self._gaps[gap]}",
+            )
+        )
+
+    def _open_gap(self, gap: coverage.Gap, now: datetime) -> None:
+        """Raise the gap's nobody-on-duty alert (its chain goes to the response centre)
+        and tell everyone on duty elsewhere on the site at once."""
+        site, unit = gap
+        log.error("nobody on duty", extra={"site": site, "unit": unit})
         if unit is not None:
             self.metrics.uncovered.labels(site, unit).set(1)
         self.metrics.nobody_on_duty.inc()
-        subject = alert or _roster_alert(site, unit, now)
+        alert = self.hub.raise_alert(lambda alert_id, at: coverage.gap_alert(gap, alert_id, at))
+        self._gaps[gap] = alert.id
         self._record(
             RoutingRecord(
-                subject.id, now, RoutingKind.NOBODY_ON_DUTY, SYSTEM, detail=f"{site}/{unit or '-'}"
+                alert.id, now, RoutingKind.NOBODY_ON_DUTY, SYSTEM, detail=f"{site}/{unit or '-'}"
             )
         )
-        recipients = [RESPONSE_CENTRE, *roster.on_site(self.on_duty(now), site)]
-        for who in recipients:
-            channel = "webhook" if who == RESPONSE_CENTRE else "mqtt"
-            msg = Message(MessageKind.NOBODY_ON_DUTY, who, site, subject, now, reason=unit)
-            self._deliver(channel, msg, escalate=False)
+        for who in roster.on_site(self.on_duty(now), site):
+            msg = Message(MessageKind.NOBODY_ON_DUTY, who, site, alert, now, reason=unit)
+            self._deliver("mqtt", msg, escalate=False)
+
+    def _close_gap(self, gap: coverage.Gap, now: datetime) -> None:
+        site, unit = gap
+        alert_id = self._gaps.pop(gap)
+        if unit is not None:
+            self.metrics.uncovered.labels(site, unit).set(0)
+        log.info("on duty again", extra={"site": site, "unit": unit, "alert_id": alert_id})
+        self._spawn(self._resolve_gap(alert_id))
+
+    async def _resolve_gap(self, alert_id: str) -> None:
+        """The system takes the gap's alert (if nobody did) and resolves it with a note."""
+        alert = next((a for a in self.hub.open_alerts() if a.id == alert_id), None)
+        if alert is None:
+            return  # somebody closed it already
+        now = self._clock()
+        logged_on = any(
+            x.on and x.site == alert.site and x.at >= alert.raised_at for x in self._logs
+        )
+        note = coverage.covered_note("log-on" if logged_on else "shift started")
+        msg = Message(MessageKind.WITHDRAW, RESPONSE_CENTRE, alert.site, alert, now, reason=note)
+        self._deliver("webhook", msg, escalate=False)
+        try:
+            if alert.state in (AlertState.RAISED, AlertState.NOTIFIED):
+                await self.hub.command(alert_id, Command.ACCEPT, SYSTEM)
+            await self.hub.command(
+                alert_id, Command.RESOLVE, SYSTEM, outcome=Outcome.OTHER, note=note
+            )
+        except (IllegalTransition, NotFound) as exc:
+            log.info("gap alert not resolved by the system: %s", exc, extra={"alert_id": alert_id})
 
     def _deliver(self, channel_name: str, message: Message, *, escalate: bool) -> None:
         channel = self.channels.get(channel_name)
@@ -440,26 +492,3 @@ class Router:
 
 def _fields(esc: Escalation) -> dict[str, Any]:
     return {name: getattr(esc, name) for name in esc.__dataclass_fields__}
-
-
-def _roster_alert(site: str, unit: str | None, now: datetime) -> Alert:
-    """The subject of a roster gap: not a hub alert (no device, no resident), a notice
-    with a stable id per unit and minute so the routing log can be read back."""
-    return Alert(
-        id=f"roster:{site}:{unit or '-'}:{now:%Y%m%dT%H%M}",
-        site=site,
-        unit=unit,
-        apartment=None,
-        resident_id=None,
-        device="roster",
-        kind="roster.nobody_on_duty",
-        category=Category.COLLEAGUE,
-        priority=Priority.CRITICAL,
-        rule="routing.nobody_on_duty",
-        message=f"Nobody on duty in {unit or site}",
-        state=AlertState.RAISED,
-        raised_at=now,
-        updated_at=now,
-        event_ts=now,
-        event_ids=(),
-    )
