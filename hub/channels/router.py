@@ -24,7 +24,7 @@ from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome
 from hub.channels.base import Channel, ChannelDown, Message, MessageKind
 from hub.channels.metrics import RoutingMetrics
 from hub.errors import IllegalTransition, NotFound
-from hub.routing import coverage, engine, policy, roster
+from hub.routing import coverage, engine, policy, restore, roster
 from hub.routing.engine import Context, Escalation
 from hub.routing.log import RoutingKind, RoutingRecord
 from hub.routing.policy import RESPONSE_CENTRE, Policy
@@ -70,7 +70,32 @@ class Router:
             gap = coverage.gap_of(alert)
             if gap is not None:
                 self._gaps[gap] = alert.id
-            self._on_change(alert)
+            if not await self._resume(alert):
+                self._on_change(alert)
+
+    async def _resume(self, alert: Alert) -> bool:
+        """Carry on an escalation from the routing log (after a restart), not from step 1."""
+        chain = self._chain(alert)
+        if chain is None or alert.state not in (AlertState.RAISED, AlertState.NOTIFIED):
+            return False
+        records = await self.hub.run_store(self.hub.store.routing_log, alert.id)
+        esc = restore.restore(alert, chain, records)
+        if esc is None:
+            return False
+        self._escalations[alert.id] = esc
+        self._seen_states[alert.id] = alert.state
+        now = self._clock()
+        detail = f"step {esc.step}, {len(esc.recipients)} waiting"
+        self._record(
+            RoutingRecord(alert.id, now, RoutingKind.RESUMED, SYSTEM, step=esc.step, detail=detail)
+        )
+        log.info("escalation resumed", extra={"alert_id": alert.id, "step": esc.step})
+        return True
+
+    def _chain(self, alert: Alert) -> policy.Chain | None:
+        return policy.choose(
+            self.policies, alert.site, alert.unit, alert.category, alert.priority, alert.kind
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -151,9 +176,7 @@ class Router:
         self._carry_out(esc, effects, now)
 
     def _start(self, alert: Alert, now: datetime) -> None:
-        chain = policy.choose(
-            self.policies, alert.site, alert.unit, alert.category, alert.priority, alert.kind
-        )
+        chain = self._chain(alert)
         if chain is None:
             return
         esc, effects = engine.start(alert, chain, self.context(now), now)
@@ -265,19 +288,10 @@ class Router:
         if alert is None:
             return
         for effect in effects:
+            record = restore.record_of(alert.id, effect, now)
+            if record is not None:
+                self._record(record)
             if isinstance(effect, engine.Notify):
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.NOTIFY,
-                        SYSTEM,
-                        effect.recipient,
-                        effect.channel,
-                        effect.step,
-                        effect.reason,
-                    )
-                )
                 msg = Message(
                     MessageKind.NOTIFY,
                     effect.recipient,
@@ -290,48 +304,16 @@ class Router:
                 self._deliver(effect.channel, msg, escalate=True)
             elif isinstance(effect, engine.Escalated):
                 self.metrics.escalations.labels(str(alert.category), str(alert.priority)).inc()
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.ESCALATED,
-                        SYSTEM,
-                        step=effect.to_step,
-                        detail=effect.reason,
-                    )
-                )
                 log.warning(
                     "alert escalated",
                     extra={"alert_id": alert.id, "step": effect.to_step, "reason": effect.reason},
                 )
             elif isinstance(effect, engine.Withdraw):
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.WITHDRAWN,
-                        SYSTEM,
-                        effect.recipient,
-                        effect.channel,
-                        detail=effect.by,
-                    )
-                )
                 msg = Message(
                     MessageKind.WITHDRAW, effect.recipient, alert.site, alert, now, by=effect.by
                 )
                 self._deliver(effect.channel, msg, escalate=False)
             elif isinstance(effect, engine.Told):
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.TOLD,
-                        SYSTEM,
-                        effect.recipient,
-                        "mqtt",
-                        detail=effect.by,
-                    )
-                )
                 msg = Message(
                     MessageKind.TOLD, effect.recipient, alert.site, alert, now, by=effect.by
                 )
@@ -340,18 +322,19 @@ class Router:
                 self._nobody(effect.site, effect.unit, alert, now)
 
     def _nobody(self, site: str, unit: str | None, alert: Alert, now: datetime) -> None:
-        """An alert fell into a roster gap: record it, and open the gap's alert."""
+        """An alert fell into a roster gap: record it, and open the gap's alert. A site
+        with no shifts at all is not run from the roster: its alerts go on down their
+        chain to the response centre, with no gap alert for each of them."""
         gap = (site, unit)
-        if gap not in self._gaps:
-            self._open_gap(gap, now)
+        if not any(s.site == site for s in self._shifts):
+            self.metrics.nobody_on_duty.inc()
+            detail = f"{site}/{unit or '-'}: no roster for the site"
+        else:
+            if gap not in self._gaps:
+                self._open_gap(gap, now)
+            detail = f"{site}/{unit or '-'}: alert {self._gaps[gap]}"
         self._record(
-            RoutingRecord(
-                alert.id,
-                now,
-                RoutingKind.NOBODY_ON_DUTY,
-                SYSTEM,
-                detail=f"{site}/{unit or '-'}: alert {self._gaps[gap]}",
-            )
+            RoutingRecord(alert.id, now, RoutingKind.NOBODY_ON_DUTY, SYSTEM, detail=detail)
         )
 
     def _open_gap(self, gap: coverage.Gap, now: datetime) -> None:
