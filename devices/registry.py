@@ -25,6 +25,8 @@ class Placement(BaseModel):
     apartment: str | None = None
     room: str | None = None
     resident_id: str | None = None
+    # Free labels rules can scope on ("dementia", "night-watch"); never personal data.
+    tags: tuple[str, ...] = ()
 
 
 class Registry(Protocol):

@@ -15,8 +15,18 @@ from datetime import datetime
 
 from devices.events import EventBase
 from devices.registry import Placement
-from hub.alerts import Alert, Transition, attach_event, raise_alert
-from rules.decisions import Decision
+from hub.alerts import (
+    SYSTEM,
+    Alert,
+    AlertState,
+    Command,
+    Outcome,
+    Transition,
+    attach_event,
+    raise_alert,
+    transition,
+)
+from rules.decisions import Cancel, Decision, Raise, Resolve
 
 OpenKey = tuple[str, str]  # (rule, device)
 
@@ -33,7 +43,20 @@ class Attached:
     event_id: str
 
 
-Effect = Raised | Attached
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A rule cancelled or resolved an open alert."""
+
+    alert: Alert
+    transition: Transition
+
+
+Effect = Raised | Attached | Changed
+
+# A rule may cancel only what nobody has been sent for: once a channel has the alert
+# (``notified``) a person may be on the way, and the clearing event is only recorded.
+RULE_CANCELLABLE = (AlertState.RAISED,)
+RULE_RESOLVABLE = (AlertState.ACCEPTED, AlertState.ON_SITE)
 
 
 def open_key(alert: Alert) -> OpenKey:
@@ -47,13 +70,40 @@ def apply(
     open_alerts: Mapping[OpenKey, Alert],
     new_id: Callable[[], str],
     now: datetime,
+    placement_of: Callable[[str], Placement | None] = lambda _device: None,
 ) -> list[Effect]:
     effects: list[Effect] = []
     for decision in decisions:
-        current = open_alerts.get((decision.rule, event.device)) if decision.merge_open else None
-        if current is not None and current.is_open:
-            effects.append(Attached(attach_event(current, event, now), event.id))
-            continue
-        alert, record = raise_alert(decision, event, placement, new_id(), now)
-        effects.append(Raised(alert, record))
+        if isinstance(decision, Raise):
+            source = decision.event or event
+            where = placement if decision.event is None else placement_of(source.device)
+            key = (decision.rule, source.device)
+            current = open_alerts.get(key) if decision.merge_open else None
+            if current is not None and current.is_open:
+                effects.append(Attached(attach_event(current, source, now), source.id))
+                continue
+            alert, record = raise_alert(decision, source, where, new_id(), now)
+            effects.append(Raised(alert, record))
+        elif isinstance(decision, Cancel | Resolve):
+            current = open_alerts.get((decision.rule, decision.device))
+            if current is None or not current.is_open:
+                continue
+            changed = _close(decision, current, now)
+            if changed is not None:
+                effects.append(Changed(*changed))
+            else:
+                effects.append(Attached(attach_event(current, event, now), event.id))
     return effects
+
+
+def _close(decision: Cancel | Resolve, alert: Alert, now: datetime) -> tuple[Alert, Transition] | None:
+    note = f"rule {decision.rule}: {decision.reason}"
+    if isinstance(decision, Cancel):
+        if alert.state not in RULE_CANCELLABLE:
+            return None
+        return transition(alert, Command.CANCEL, SYSTEM, now, note=note)
+    if alert.state not in RULE_RESOLVABLE:
+        return None
+    return transition(
+        alert, Command.RESOLVE, SYSTEM, now, outcome=Outcome.NO_ACTION_NEEDED, note=note
+    )

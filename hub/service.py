@@ -34,9 +34,9 @@ from hub.consent.gate import ConsentGate
 from hub.errors import NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
+from hub.ruleset import RuleSet
 from hub.store.base import AlertFilter, Store
-from rules import first as first_rules
-from rules.decisions import Decision
+from rules.decisions import Decision, Raise, Suppressed
 
 log = logging.getLogger("trygg.hub")
 
@@ -49,6 +49,7 @@ SEEN_IDS = 200_000  # recently seen event ids kept for duplicate detection
 MAX_SKEW = timedelta(minutes=5)
 RETRY_MAX_S = 30.0
 COMMAND_PERSIST_WAIT_S = 5.0
+RULE_WAKE_MAX_S = 60.0
 
 
 def utcnow() -> datetime:
@@ -96,7 +97,7 @@ class Hub:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[], str] = new_alert_id,
-        rules: RuleFn = first_rules.evaluate,
+        rules: RuleFn | None = None,
         max_batch: int = 2000,
     ) -> None:
         self.store = store
@@ -108,8 +109,11 @@ class Hub:
         self.broker_connected = False
         self._clock = clock
         self._new_id = new_id
-        self._rules = rules
+        # The default pack unless told otherwise; a RuleSet also has timers and reload.
+        self._rules: RuleFn = rules if rules is not None else RuleSet()
         self._rule_state: Any = {}
+        self._rule_timer: asyncio.TimerHandle | None = None
+        self._rule_wake: datetime | None = None
         self._max_batch = max_batch
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="trygg-store")
         self._notifiers: list[Notifier] = []
@@ -158,6 +162,8 @@ class Hub:
             # The store is down: what was not committed was not acked either, so
             # the broker redelivers it to the next hub.
             log.error("stopping with %d events not stored", len(self._pending))
+        if self._rule_timer is not None:
+            self._rule_timer.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -274,17 +280,75 @@ class Hub:
         self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
         for listener in self.event_listeners:
             listener(event, placement)
-        if not decisions:
-            return
+        if decisions:
+            self._apply(decisions, event, placement, now, pending)
+        self.arm_rule_timer()
+
+    def _apply(
+        self,
+        decisions: list[Decision],
+        event: EventBase,
+        placement: Placement | None,
+        now: datetime,
+        pending: _Pending | None,
+    ) -> None:
+        for d in decisions:
+            if isinstance(d, Suppressed):
+                log.info(
+                    "alert suppressed",
+                    extra={"rule": d.rule, "reason": d.reason, "event_id": event.id},
+                )
+        written: asyncio.Future[None] | None = None
         for effect in decide.apply(
-            decisions, event, placement, self._open_by_key, self._new_id, now
-        ):
+            decisions, event, placement, self._open_by_key, self._new_id, now,
+            self.registry.placement,
+        ):  # fmt: skip
             if isinstance(effect, decide.Raised):
-                pending.alert_written = self._on_raised(effect.alert, effect.transition, now)
+                written = self._on_raised(effect.alert, effect.transition, now)
             else:
+                if isinstance(effect, decide.Changed):
+                    log.info(
+                        "alert %s by rule", effect.alert.state, extra={"alert_id": effect.alert.id}
+                    )
+                record = effect.transition if isinstance(effect, decide.Changed) else None
                 self._remember(effect.alert)
                 self._dispatch(effect.alert)
-                pending.alert_written = self._write_alert(effect.alert, None)
+                written = self._write_alert(effect.alert, record)
+        if pending is not None and written is not None:
+            pending.alert_written = written
+
+    # --- rule timers (the engine says when it next needs waking) -------------------
+
+    def arm_rule_timer(self, force: bool = False) -> None:
+        """Sleep until the engine's next timer (at most a minute, so a clock that jumps
+        forward is noticed); ``force`` re-arms even when the wake time is unchanged."""
+        next_wake = getattr(self._rules, "next_wake", None)
+        wake = next_wake() if next_wake is not None else None
+        if self._rule_timer is not None and wake == self._rule_wake and not force:
+            return
+        self._rule_wake = wake
+        if self._rule_timer is not None:
+            self._rule_timer.cancel()
+            self._rule_timer = None
+        if wake is None:
+            return
+        delay = min(RULE_WAKE_MAX_S, max(0.0, (wake - self._clock()).total_seconds()))
+        self._rule_timer = asyncio.get_running_loop().call_later(delay, self._on_rule_timer)
+
+    def _on_rule_timer(self) -> None:
+        self._rule_timer = None
+        now = self._clock()
+        try:
+            for d in getattr(self._rules, "tick")(now):  # noqa: B009
+                source = d.event if isinstance(d, Raise) and d.event is not None else None
+                if source is not None:
+                    self._apply([d], source, self.registry.placement(source.device), now, None)
+                elif isinstance(d, Suppressed):
+                    log.info("alert suppressed", extra={"rule": d.rule, "reason": d.reason})
+        except Exception:
+            self.metrics.rule_errors.inc()
+            log.exception("rule timer failed")
+        self.arm_rule_timer()
 
     def _on_raised(self, alert: Alert, record: Transition, now: datetime) -> asyncio.Future[None]:
         self.metrics.alerts_raised.labels(alert.category, alert.priority).inc()

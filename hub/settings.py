@@ -38,6 +38,8 @@ class HubSettings(BaseSettings):
     )
     token_ttl_hours: float = Field(12.0, gt=0, le=24 * 7)
     demo: bool = False
+    # Rule files, loaded together (JSON list: TRYGG_RULES='["site.yaml"]'); empty: the default pack.
+    rules: list[Path] = Field(default_factory=list)
 
     @property
     def db_path(self) -> Path:

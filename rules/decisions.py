@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
+
+from devices.events import EventBase
 
 
 class Category(StrEnum):
@@ -29,7 +32,7 @@ _RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LO
 
 
 class Raise(BaseModel):
-    """Raise an alert for the event that was evaluated."""
+    """Raise an alert for the event that was evaluated (or ``event``, for a timer)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,6 +42,37 @@ class Raise(BaseModel):
     message: str
     # Colleague alarms are never merged into an open alert: each press is its own.
     merge_open: bool = True
+    # A timer-driven raise (no stove.off for 20 min) names the event that started it;
+    # None means the event being evaluated.
+    event: EventBase | None = None
 
 
-Decision = Raise
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """The condition behind the open alert of ``rule`` on ``device`` cleared: cancel it
+    if nobody has been sent yet (state ``raised``), otherwise only record the event."""
+
+    rule: str
+    device: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    """Resolve the open alert of ``rule`` on ``device`` if someone has taken it."""
+
+    rule: str
+    device: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """The rule matched but raises nothing (staff present, cool-down, debounce): logged."""
+
+    rule: str
+    device: str
+    reason: str
+
+
+Decision = Raise | Cancel | Resolve | Suppressed

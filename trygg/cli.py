@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 
 from trygg import cli_audit, cli_routing, logs
+from trygg.cli_gateway import register as register_gateway
+from trygg.cli_gateway import register_bench as register_gateway_bench
 
 app = typer.Typer(help="Trygg: welfare-technology event hub.", no_args_is_help=True)
 schema_app = typer.Typer(help="Print schemas.", no_args_is_help=True)
@@ -22,6 +24,8 @@ bench_app = typer.Typer(help="Benchmarks (results go to docs/benchmarks.md).", n
 app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+register_gateway(app)
+register_gateway_bench(bench_app)
 cli_audit.register(app)
 cli_routing.register(bench_app)
 
@@ -80,8 +84,12 @@ def demo(
 @app.command()
 def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
     """Run the hub against a broker (settings from TRYGG_* environment variables)."""
+    from rich.markup import escape
+
     from hub.errors import ConfigError
+    from hub.ruleset import load_pack
     from hub.settings import HubSettings
+    from rules.loader import RulesInvalid
     from trygg.runtime import ensure_admin, open_store, refuse_default_credentials, running_hub
 
     logs.configure(log_level)
@@ -92,8 +100,9 @@ def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
             # Checked before the admin account is created from these settings.
             refuse_default_credentials(store, settings)
         ensure_admin(store, settings)
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/]")
+        load_pack(settings.rules)  # every rule problem as file:line: reason, before starting
+    except (ConfigError, RulesInvalid) as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
         store.close()
         raise typer.Exit(2) from exc
 
@@ -109,17 +118,29 @@ def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
 def seed(
     scenario: Annotated[str, typer.Argument(help="scenario name or file")] = "night-unit",
     data_dir: Annotated[Path, typer.Option()] = Path("data"),
+    demo_bases: Annotated[
+        bool,
+        typer.Option(
+            help="also record the demo's fictional legal bases, so the scenario's events are "
+            "lawful and not dropped (development and testing only)"
+        ),
+    ] = True,
 ) -> None:
     """Register a scenario's site, residents and devices in a hub's database (no accounts)."""
+    from datetime import UTC, datetime
+
     from hub.settings import HubSettings
     from simulators.scenario import load_scenario
     from trygg.runtime import open_store
     from trygg.seed import seed_registry
+    from trygg.seed_consent import seed_demo_bases
 
     store = open_store(HubSettings(data_dir=data_dir))
-    count = seed_registry(store, load_scenario(scenario))
+    loaded = load_scenario(scenario)
+    count = seed_registry(store, loaded)
+    bases = seed_demo_bases(store, loaded, datetime.now(UTC)) if demo_bases else 0
     store.close()
-    typer.echo(f"registered {count} devices in {data_dir}")
+    typer.echo(f"registered {count} devices and {bases} legal bases in {data_dir}")
 
 
 @db_app.command("upgrade")
@@ -179,3 +200,6 @@ def bench_ingest(
 from trygg.cli_sim import sim_app  # noqa: E402
 
 app.add_typer(sim_app, name="sim")
+from trygg import cli_rules  # noqa: E402
+
+cli_rules.register(app, bench_app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ from hub.auth import TokenIssuer, hash_password, verify_password
 from hub.channels.setup import start_routing
 from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
+from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.retention import RetentionSettings
+from hub.ruleset import RuleSet
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
@@ -94,12 +97,27 @@ def refuse_default_credentials(store: Store, settings: HubSettings) -> None:
         raise ConfigError("refusing to start outside demo mode: " + "; ".join(problems))
 
 
+def gateway_sync(settings: HubSettings) -> GatewaySync:
+    b = broker_settings(settings)
+    return GatewaySync(b.host, b.port, f"{b.client_id}-sync", b.username, b.password,
+                       b.protocol, b.tls)
+
+
 @asynccontextmanager
 async def running_hub(
     settings: HubSettings, store: Store, stop: asyncio.Event
 ) -> AsyncIterator[Running]:
-    hub = Hub(store)
+    rules = RuleSet(settings.rules)  # raises RulesInvalid (file:line: reason) at start-up
+    hub = Hub(store, rules=rules)
     await hub.start()
+
+    def reload_rules() -> None:
+        if rules.reload():
+            hub.arm_rule_timer(force=True)
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGHUP, reload_rules)
     publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))
     hub.add_notifier(publisher)
     routing = await start_routing(
@@ -126,7 +144,11 @@ async def running_hub(
     tasks = [
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
+        asyncio.create_task(
+            run_gateway_sync(gateway_sync(settings), stop, store.list_devices, store.list_bases)
+        ),
         asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),
+        asyncio.create_task(rules.watch(stop, on_reload=lambda: hub.arm_rule_timer(force=True))),
     ]
     try:
         while not server.started:
@@ -141,5 +163,7 @@ async def running_hub(
         stop.set()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGHUP)
         await routing.stop()
         await hub.stop()

@@ -6,7 +6,7 @@ the hub stamps (``raised_at``, transitions) is scenario time and DST nights
 are exactly what they would be. Events go through ``Hub.handle_message``,
 the same validation and rules path as MQTT messages, with the topic a gateway
 would use. The store is a fresh ``MemoryStore`` seeded from the scenario
-unless one is given.
+and with the demo's legal bases (so its events are lawful) unless one is given.
 
 Limit: the hub has no timer-driven rules yet (issue 3); when it has, this
 runner must also advance the clock between events for them to fire.
@@ -29,6 +29,7 @@ from simulators.player import event_topic
 from simulators.scenario import PlannedEvent, Scenario
 from simulators.verify import RaisedAlert, Report, due_alerts, match_alerts
 from trygg.seed import seed_registry
+from trygg.seed_consent import seed_demo_bases
 
 ALERT_LIMIT = 100_000
 
@@ -72,11 +73,14 @@ async def run_in_process(
     planned = scenario.plan(night)
     if transform is not None:
         planned = transform(planned)
+    seed = store is None
     if store is None:
         store = MemoryStore()
         store.migrate()
         seed_registry(store, scenario)
     start, _ = scenario.window(night)
+    if seed:
+        seed_demo_bases(store, scenario, start)
     clock = SimClock(start)
     hub = Hub(store, clock=clock.now, **({"rules": rules} if rules is not None else {}))
     await hub.start()

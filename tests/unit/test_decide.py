@@ -9,11 +9,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.events import EventBase
+from devices.registry import Placement
 from hub.alerts import Alert, AlertState, Command, Outcome, transition
 from hub.decide import Attached, Effect, OpenKey, Raised, apply, open_key
-from rules.first import evaluate
+from hub.ruleset import load_pack
+from rules.decisions import Decision
+from rules.engine import Engine
 
 from builders import NOW, clock, event, event_id, id_source, placement
+
+ENGINE = Engine(load_pack([]))
+
+
+def evaluate(
+    _state: object, source: EventBase, now: object, where: Placement | None
+) -> tuple[object, list[Decision]]:
+    """The default pack on one event, from a fresh state (these rules are instant)."""
+    assert isinstance(now, type(NOW))
+    return ENGINE.evaluate(ENGINE.initial_state(), source, now, where)
 
 
 class Board:

@@ -128,10 +128,10 @@ async def test_stats_and_metrics_after_a_night(env: Env) -> None:
     assert body["alerts"] == 1
     assert body["times"]["accept"]["median_s"] == 20.0
     assert body["times"]["resolve"]["median_s"] == 120.0
-    assert body["false_alarms"]["rule"]["first.fall"]["false_alarm_rate"] == 1.0
+    assert body["false_alarms"]["rule"]["fall"]["false_alarm_rate"] == 1.0
     assert "resident" not in body["false_alarms"]
     metrics = (await env.client.get("/metrics")).text
-    assert 'trygg_alert_outcomes_total{outcome="false_alarm",rule="first.fall"} 1.0' in metrics
+    assert 'trygg_alert_outcomes_total{outcome="false_alarm",rule="fall"} 1.0' in metrics
     assert "trygg_alert_time_to_accept_seconds_count" in metrics
     assert "res-" not in metrics and "H1" not in metrics
     log = [x.kind for x in env.store.routing_log(alert_id)]

@@ -1,0 +1,133 @@
+"""Config sync, hub side: each gateway's devices, placements and legal bases, and the time.
+
+``build_config`` turns the registry into one gateway's config: the devices it
+serves (protocol and model; Zigbee2MQTT friendly name = device id unless the
+device's wiring says otherwise), each device's resident id (the gateway needs
+it for the consent check; it never leaves the gateway in an event), and the
+legal bases of those residents (``rules.consent.basis_to_json``), so the
+gateway filters before anything is queued. ``GatewaySync`` publishes it
+retained on ``trygg/v1/{site}/{gateway}/config`` (QoS 1) and answers clock
+probes: a request ``{"t0": ...}`` on ``trygg/v1/{site}/{gateway}/time/request``
+gets ``{"t0": <echo>, "hub": <hub time>}`` on ``trygg/v1/{site}/{gateway}/time``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.store.base import DeviceView
+from rules.consent import LegalBasis, basis_to_json
+
+log = logging.getLogger("trygg.hub.gateway_config")
+
+TIME_REQUESTS = "trygg/v1/+/+/time/request"
+
+
+def config_topic(site: str, gateway: str) -> str:
+    return f"trygg/v1/{site}/{gateway}/config"
+
+
+def build_config(site: str, gateway: str, devices: Iterable[DeviceView],
+                 bases: Iterable[LegalBasis], now: datetime, version: int = 1,
+                 timezone: str = "Europe/Oslo",
+                 wiring: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    wiring = wiring or {}
+    out_devices: list[dict[str, Any]] = []
+    residents: set[str] = set()
+    for view in devices:
+        d = view.device
+        if d.site != site or d.gateway != gateway:
+            continue
+        entry: dict[str, Any] = {"id": d.id, "protocol": "z2m", "model": d.type,
+                                 "friendly_name": d.id}
+        entry.update(wiring.get(d.id, {}))
+        resident = view.placement.resident_id if view.placement else None
+        if resident:
+            entry["resident_id"] = resident
+            residents.add(resident)
+        out_devices.append(entry)
+    return {
+        "version": version,
+        "hub_time": now.isoformat(),
+        "timezone": timezone,
+        "devices": out_devices,
+        "bases": [basis_to_json(b) for b in bases if b.resident_id in residents],
+    }
+
+
+def time_reply(payload: bytes, now: datetime) -> bytes | None:
+    try:
+        t0 = json.loads(payload)["t0"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(t0, str) or len(t0) > 64:
+        return None
+    return json.dumps({"t0": t0, "hub": now.isoformat()}).encode()
+
+
+class GatewaySync:
+    """A small paho client of its own: retained configs out, clock probes answered."""
+
+    def __init__(self, host: str, port: int, client_id: str = "trygg-hub-sync",
+                 username: str | None = None, password: str | None = None, protocol: int = 5,
+                 tls: bool = False, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.clock = clock
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5 if protocol == 5 else mqtt.MQTTv311)
+        if username:
+            self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set_context(ssl.create_default_context())
+        self.client.on_connect = lambda c, *_: c.subscribe(TIME_REQUESTS, qos=0)
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.5, 30)
+        self.host, self.port = host, port
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish_config(self, site: str, gateway: str, config: Mapping[str, Any]) -> None:
+        self.client.publish(config_topic(site, gateway), json.dumps(config), qos=1, retain=True)
+
+    def _on_message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
+        reply = time_reply(message.payload, self.clock())
+        if reply is not None:
+            topic = message.topic.rsplit("/", 1)[0]  # .../time/request -> .../time
+            client.publish(topic, reply, qos=0)
+
+
+def publish_all(sync: GatewaySync, devices: list[DeviceView], bases: list[LegalBasis],
+                now: datetime, timezone: str = "Europe/Oslo") -> int:
+    """Publish every gateway's config that the registry knows; return how many."""
+    gateways = sorted({(v.device.site, v.device.gateway) for v in devices})
+    for site, gateway in gateways:
+        sync.publish_config(site, gateway, build_config(site, gateway, devices, bases, now,
+                                                        version=int(now.timestamp()),
+                                                        timezone=timezone))
+    return len(gateways)
+
+
+async def run_gateway_sync(sync: GatewaySync, stop: asyncio.Event,
+                           devices: Callable[[], list[DeviceView]],
+                           bases: Callable[[], list[LegalBasis]] = list) -> None:
+    """Keep the sync client up for the hub's lifetime; publish every config at start."""
+    sync.start()
+    try:
+        publish_all(sync, devices(), bases(), sync.clock())
+        await stop.wait()
+    finally:
+        sync.stop()

@@ -1,0 +1,1 @@
+"""Rule packs shipped with Trygg (YAML files; see docs/rules.md)."""
