@@ -27,7 +27,7 @@ app.add_typer(bench_app, name="bench")
 register_gateway(app)
 register_gateway_bench(bench_app)
 cli_audit.register(app)
-cli_routing.register(bench_app)
+cli_routing.register(bench_app, app)
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,7 +14,10 @@ from hub.channels.base import Channel
 from hub.channels.mqtt import MqttHandheldChannel, Receipt
 from hub.channels.router import Router
 from hub.channels.webhook import WebhookChannel
+from hub.routing.config import RoutingInvalid, parse_routing
+from hub.routing.policy import Policy
 from hub.service import Hub
+from rules.loader import Problem
 
 log = logging.getLogger("trygg.routing")
 
@@ -27,6 +31,18 @@ class RoutingSettings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_attempts: int = 4
+    # TRYGG_ROUTING: a routing policy file (deploy/routing.example.yaml); built-ins without.
+    routing: Path | None = None
+
+
+def load_policies(path: Path) -> tuple[Policy, ...]:
+    """The policies of a routing file; :class:`RoutingInvalid` lists every problem, and
+    an unreadable file is one problem too (a hub must not start on the wrong policy)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoutingInvalid([Problem(str(path), None, "", f"cannot read: {exc}")]) from exc
+    return parse_routing(text, str(path))
 
 
 @dataclass
@@ -72,7 +88,13 @@ async def start_routing(
         channels.append(webhook)
     else:
         log.warning("no response-centre webhook configured (TRYGG_WEBHOOK_URL)")
-    router = Router(hub, channels)
+    policies = load_policies(settings.routing) if settings.routing else ()
+    if settings.routing:
+        log.info(
+            "routing policy loaded",
+            extra={"path": str(settings.routing), "policies": len(policies)},
+        )
+    router = Router(hub, channels, policies=policies)
     await router.start()
     hub.add_notifier(router)
     hub.event_listeners.append(router.on_event)
