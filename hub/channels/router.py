@@ -140,6 +140,9 @@ class Router:
                 busy[alert.accepted_by] = busy.get(alert.accepted_by, 0) + 1
         return Context(duty, busy)
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def on_duty(self, now: datetime | None = None) -> roster.Duty:
         return roster.on_duty(self._shifts, self._logs, now or self._clock())
 

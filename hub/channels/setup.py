@@ -11,8 +11,9 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.channels.base import Channel
-from hub.channels.mqtt import MqttHandheldChannel, Receipt
+from hub.channels.mqtt import MqttHandheldChannel, Receipt, ShiftRequest
 from hub.channels.router import Router
+from hub.channels.shiftlink import answer_shift
 from hub.channels.webhook import WebhookChannel
 from hub.routing.config import RoutingInvalid, parse_routing
 from hub.routing.policy import Policy
@@ -74,8 +75,17 @@ async def start_routing(
     def receipt(r: Receipt) -> None:
         router.receipt(r.site, r.staff_id, r.alert_id, r.status)
 
+    def shift(request: ShiftRequest) -> None:
+        router._spawn(answer_shift(router, handhelds, request))
+
     handhelds = MqttHandheldChannel(
-        mqtt_host, mqtt_port, client_id, receipt, username=username, password=password
+        mqtt_host,
+        mqtt_port,
+        client_id,
+        receipt,
+        username=username,
+        password=password,
+        on_shift=shift,
     )
     channels.append(handhelds)
     webhook = None
