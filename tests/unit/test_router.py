@@ -27,6 +27,8 @@ async def test_a_fall_goes_to_the_primary_and_escalates_on_timeout(env: Env) -> 
     # The second accept loses and is told who has it.
     r = await env.client.post(f"/api/v1/alerts/{alert_id}/accept", headers=env.auth("kari"))
     assert r.status_code == 409
+    assert r.json()["accepted_by"] == "ola" and "taken by ola" in r.json()["detail"]
+    assert "res-" not in r.text and "H1" not in r.text  # who holds it, nothing on the resident
     log = await env.client.get(f"/api/v1/alerts/{alert_id}/routing", headers=env.auth("ola"))
     kinds = [x["kind"] for x in log.json()]
     assert kinds.count("notify") == 3 and "escalated" in kinds and "withdrawn" in kinds
