@@ -20,14 +20,15 @@ from typing import Any
 
 from devices.events import EventBase
 from devices.registry import Placement
-from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome
+from hub.alerts import SYSTEM, Alert, AlertState, Command
 from hub.channels.base import Channel, ChannelDown, Message, MessageKind
+from hub.channels.gaps import GapWatch
 from hub.channels.metrics import RoutingMetrics
 from hub.errors import IllegalTransition, NotFound
-from hub.routing import coverage, engine, policy, restore, roster
+from hub.routing import engine, policy, restore, roster
 from hub.routing.engine import Context, Escalation
 from hub.routing.log import RoutingKind, RoutingRecord
-from hub.routing.policy import RESPONSE_CENTRE, Policy
+from hub.routing.policy import Policy
 from hub.service import Hub
 from rules.decisions import Category
 
@@ -56,8 +57,7 @@ class Router:
         self._escalations: dict[str, Escalation] = {}
         self._shifts: list[roster.Shift] = []
         self._logs: list[roster.ShiftLog] = []
-        # Each roster gap open now, with its nobody-on-duty alert (one per uncovered period).
-        self._gaps: dict[coverage.Gap, str] = {}
+        self.gaps = GapWatch(self)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen_states: dict[str, AlertState] = {}
@@ -67,9 +67,7 @@ class Router:
     async def start(self) -> None:
         await self.reload_roster()
         for alert in self.hub.open_alerts():
-            gap = coverage.gap_of(alert)
-            if gap is not None:
-                self._gaps[gap] = alert.id
+            self.gaps.adopt(alert)
             if not await self._resume(alert):
                 self._on_change(alert)
 
@@ -86,7 +84,7 @@ class Router:
         self._seen_states[alert.id] = alert.state
         now = self._clock()
         detail = f"step {esc.step}, {len(esc.recipients)} waiting"
-        self._record(
+        self.record(
             RoutingRecord(alert.id, now, RoutingKind.RESUMED, SYSTEM, step=esc.step, detail=detail)
         )
         log.info("escalation resumed", extra={"alert_id": alert.id, "step": esc.step})
@@ -142,6 +140,14 @@ class Router:
 
     def now(self) -> datetime:
         return self._clock()
+
+    @property
+    def shifts(self) -> list[roster.Shift]:
+        return self._shifts
+
+    @property
+    def shift_log(self) -> list[roster.ShiftLog]:
+        return self._logs
 
     def on_duty(self, now: datetime | None = None) -> roster.Duty:
         return roster.on_duty(self._shifts, self._logs, now or self._clock())
@@ -201,7 +207,7 @@ class Router:
                 and alert.category is not Category.TECHNICAL
                 and alert.state is not AlertState.ON_SITE
             ):
-                self._spawn(self._arrived(alert.id, staff))
+                self.spawn(self._arrived(alert.id, staff))
 
     async def _arrived(self, alert_id: str, staff: str) -> None:
         try:
@@ -218,31 +224,21 @@ class Router:
                 new, effects = engine.tick(esc, ctx, now)
                 self._escalations[alert_id] = new
                 self._carry_out(new, effects, now)
-        self._check_coverage(ctx, now)
-
-    def _check_coverage(self, ctx: Context, now: datetime) -> None:
-        """A unit on the roster with nobody on duty now is itself a critical alert; it is
-        resolved by the system once someone is on duty there again."""
-        rostered = sorted({(s.site, u) for s in self._shifts for u in s.units})
-        for site, unit in roster.uncovered(rostered, ctx.duty):
-            if (site, unit) not in self._gaps:
-                self._open_gap((site, unit), now)
-        for gap in [g for g in self._gaps if coverage.covered(ctx.duty, g)]:
-            self._close_gap(gap, now)
+        self.gaps.check(ctx, now)
 
     def reject(self, alert_id: str, staff: str) -> None:
         esc = self._escalations.get(alert_id)
         if esc is None:
             raise NotFound(f"alert {alert_id} has no open escalation")
         now = self._clock()
-        self._record(RoutingRecord(alert_id, now, RoutingKind.REJECTED, staff))
+        self.record(RoutingRecord(alert_id, now, RoutingKind.REJECTED, staff))
         new, effects = engine.reject(esc, staff, self.context(now), now)
         self._escalations[alert_id] = new
         self._carry_out(new, effects, now)
         self._wake.set()
 
     def on_my_way(self, alert_id: str, staff: str) -> None:
-        self._record(RoutingRecord(alert_id, self._clock(), RoutingKind.ON_MY_WAY, staff))
+        self.record(RoutingRecord(alert_id, self._clock(), RoutingKind.ON_MY_WAY, staff))
 
     async def accept(self, alert_id: str, staff: str) -> Alert | None:
         """An accept from a handheld: the hub decides; a loser is told who won."""
@@ -262,7 +258,7 @@ class Router:
         """From the handheld: delivered/read are recorded; the buttons act."""
         if status in ("delivered", "read"):
             now = self._clock()
-            self._record(
+            self.record(
                 RoutingRecord(
                     alert_id, now, RoutingKind.RECEIPT, staff, staff, "mqtt", detail=status
                 )
@@ -276,7 +272,7 @@ class Router:
         elif status == "on_my_way":
             self.on_my_way(alert_id, staff)
         else:
-            self._spawn(self.accept(alert_id, staff))
+            self.spawn(self.accept(alert_id, staff))
 
     # --- effects --------------------------------------------------------------------------
 
@@ -293,7 +289,7 @@ class Router:
         for effect in effects:
             record = restore.record_of(alert.id, effect, now)
             if record is not None:
-                self._record(record)
+                self.record(record)
             if isinstance(effect, engine.Notify):
                 msg = Message(
                     MessageKind.NOTIFY,
@@ -304,7 +300,7 @@ class Router:
                     step=effect.step,
                     reason=effect.reason,
                 )
-                self._deliver(effect.channel, msg, escalate=True)
+                self.deliver(effect.channel, msg, escalate=True)
             elif isinstance(effect, engine.Escalated):
                 self.metrics.escalations.labels(str(alert.category), str(alert.priority)).inc()
                 log.warning(
@@ -315,87 +311,23 @@ class Router:
                 msg = Message(
                     MessageKind.WITHDRAW, effect.recipient, alert.site, alert, now, by=effect.by
                 )
-                self._deliver(effect.channel, msg, escalate=False)
+                self.deliver(effect.channel, msg, escalate=False)
             elif isinstance(effect, engine.Told):
                 msg = Message(
                     MessageKind.TOLD, effect.recipient, alert.site, alert, now, by=effect.by
                 )
-                self._deliver("mqtt", msg, escalate=False)
+                self.deliver("mqtt", msg, escalate=False)
             else:
-                self._nobody(effect.site, effect.unit, alert, now)
+                self.gaps.alert_in_gap(effect.site, effect.unit, alert, now)
 
-    def _nobody(self, site: str, unit: str | None, alert: Alert, now: datetime) -> None:
-        """An alert fell into a roster gap: record it, and open the gap's alert. A site
-        with no shifts at all is not run from the roster: its alerts go on down their
-        chain to the response centre, with no gap alert for each of them."""
-        gap = (site, unit)
-        if not any(s.site == site for s in self._shifts):
-            self.metrics.nobody_on_duty.inc()
-            detail = f"{site}/{unit or '-'}: no roster for the site"
-        else:
-            if gap not in self._gaps:
-                self._open_gap(gap, now)
-            detail = f"{site}/{unit or '-'}: alert {self._gaps[gap]}"
-        self._record(
-            RoutingRecord(alert.id, now, RoutingKind.NOBODY_ON_DUTY, SYSTEM, detail=detail)
-        )
-
-    def _open_gap(self, gap: coverage.Gap, now: datetime) -> None:
-        """Raise the gap's nobody-on-duty alert (its chain goes to the response centre)
-        and tell everyone on duty elsewhere on the site at once."""
-        site, unit = gap
-        log.error("nobody on duty", extra={"site": site, "unit": unit})
-        if unit is not None:
-            self.metrics.uncovered.labels(site, unit).set(1)
-        self.metrics.nobody_on_duty.inc()
-        alert = self.hub.raise_alert(lambda alert_id, at: coverage.gap_alert(gap, alert_id, at))
-        self._gaps[gap] = alert.id
-        self._record(
-            RoutingRecord(
-                alert.id, now, RoutingKind.NOBODY_ON_DUTY, SYSTEM, detail=f"{site}/{unit or '-'}"
-            )
-        )
-        for who in roster.on_site(self.on_duty(now), site):
-            msg = Message(MessageKind.NOBODY_ON_DUTY, who, site, alert, now, reason=unit)
-            self._deliver("mqtt", msg, escalate=False)
-
-    def _close_gap(self, gap: coverage.Gap, now: datetime) -> None:
-        site, unit = gap
-        alert_id = self._gaps.pop(gap)
-        if unit is not None:
-            self.metrics.uncovered.labels(site, unit).set(0)
-        log.info("on duty again", extra={"site": site, "unit": unit, "alert_id": alert_id})
-        self._spawn(self._resolve_gap(alert_id))
-
-    async def _resolve_gap(self, alert_id: str) -> None:
-        """The system takes the gap's alert (if nobody did) and resolves it with a note."""
-        alert = next((a for a in self.hub.open_alerts() if a.id == alert_id), None)
-        if alert is None:
-            return  # somebody closed it already
-        now = self._clock()
-        logged_on = any(
-            x.on and x.site == alert.site and x.at >= alert.raised_at for x in self._logs
-        )
-        note = coverage.covered_note("log-on" if logged_on else "shift started")
-        msg = Message(MessageKind.WITHDRAW, RESPONSE_CENTRE, alert.site, alert, now, reason=note)
-        self._deliver("webhook", msg, escalate=False)
-        try:
-            if alert.state in (AlertState.RAISED, AlertState.NOTIFIED):
-                await self.hub.command(alert_id, Command.ACCEPT, SYSTEM)
-            await self.hub.command(
-                alert_id, Command.RESOLVE, SYSTEM, outcome=Outcome.OTHER, note=note
-            )
-        except (IllegalTransition, NotFound) as exc:
-            log.info("gap alert not resolved by the system: %s", exc, extra={"alert_id": alert_id})
-
-    def _deliver(self, channel_name: str, message: Message, *, escalate: bool) -> None:
+    def deliver(self, channel_name: str, message: Message, *, escalate: bool) -> None:
         channel = self.channels.get(channel_name)
         if channel is None:
             log.error(
                 "no channel %s configured", channel_name, extra={"alert_id": message.alert.id}
             )
             self.metrics.failures.labels(channel_name).inc()
-            self._record(
+            self.record(
                 RoutingRecord(
                     message.alert.id,
                     self._clock(),
@@ -411,7 +343,7 @@ class Router:
                 # Not from inside this call: the next step may use the same missing channel.
                 asyncio.get_running_loop().call_soon(self._failed, message)
             return
-        self._spawn(self._send(channel, message, escalate))
+        self.spawn(self._send(channel, message, escalate))
 
     async def _send(self, channel: Channel, message: Message, escalate: bool) -> None:
         sent = asyncio.get_running_loop().time()
@@ -424,7 +356,7 @@ class Router:
                 extra={"alert_id": message.alert.id, "channel": channel.name},
             )
             self.metrics.failures.labels(channel.name).inc()
-            self._record(
+            self.record(
                 RoutingRecord(
                     message.alert.id,
                     self._clock(),
@@ -440,7 +372,7 @@ class Router:
                 self._failed(message)
             return
         self.metrics.delivery.labels(channel.name).observe(asyncio.get_running_loop().time() - sent)
-        self._record(
+        self.record(
             RoutingRecord(
                 message.alert.id,
                 self._clock(),
@@ -464,10 +396,10 @@ class Router:
         self._carry_out(new, effects, now)
         self._wake.set()
 
-    def _record(self, record: RoutingRecord) -> None:
-        self._spawn(self.hub.run_store(self.hub.store.append_routing, [record]))
+    def record(self, record: RoutingRecord) -> None:
+        self.spawn(self.hub.run_store(self.hub.store.append_routing, [record]))
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -76,7 +76,7 @@ async def start_routing(
         router.receipt(r.site, r.staff_id, r.alert_id, r.status)
 
     def shift(request: ShiftRequest) -> None:
-        router._spawn(answer_shift(router, handhelds, request))
+        router.spawn(answer_shift(router, handhelds, request))
 
     handhelds = MqttHandheldChannel(
         mqtt_host,
