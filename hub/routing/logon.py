@@ -17,8 +17,12 @@ ON_DUTY_ROLES = frozenset({"nattevakt", "staff", "leader"})
 
 
 class LogonRefused(TryggError):
-    def __init__(self, reason: str) -> None:
+    """``why``: ``role``, ``site`` (not this account's site), ``no_units`` or ``units``
+    (not the account's own), so the API can answer 403, 409 or 422."""
+
+    def __init__(self, why: str, reason: str) -> None:
         super().__init__(reason)
+        self.why = why
         self.reason = reason
 
 
@@ -35,12 +39,14 @@ def shift_entry(
     """The log entry for ``staff`` logging on (``on``) or off at ``site``; ``role`` None:
     no such account."""
     if role is None or role not in ON_DUTY_ROLES:
-        raise LogonRefused("this account cannot be on duty")
-    if account_site is None or account_site != site:
-        raise LogonRefused(f"this account is not on site {site}")
+        raise LogonRefused("role", "this account cannot be on duty")
+    if account_site is None:
+        raise LogonRefused("site", "your account has no site to be on duty at")
+    if account_site != site:
+        raise LogonRefused("site", f"this account is not on site {site}")
     chosen = tuple(units if units is not None else account_units) if on else ()
     if on and not chosen:
-        raise LogonRefused("no units to log on to")
+        raise LogonRefused("no_units", "no units to log on to")
     if any(u not in account_units for u in chosen):
-        raise LogonRefused("you may log on only to your own units")
+        raise LogonRefused("units", "you may log on only to your own units")
     return ShiftLog(staff, site, on, now, chosen)
