@@ -82,3 +82,35 @@ class Metrics:
             "Events whose time is more than the allowed skew ahead of the hub's clock",
             registry=r,
         )
+        # --- added with the production backends (issue 7) ---
+        self.rules_seconds = Histogram(
+            "trygg_rules_seconds",
+            "Time to evaluate the rules and alert decisions for one event",
+            buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05),
+            registry=r,
+        )
+        # Notify failures (trygg_notify_failures_total) and units with nobody on duty
+        # (trygg_unit_uncovered) are counted by hub.channels.metrics on this registry.
+        self.alert_response = Histogram(
+            "trygg_alert_response_seconds",
+            "From an alert being raised to a staff member accepting it, by unit and category",
+            ["unit", "category"],
+            buckets=(5, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600),
+            registry=r,
+        )
+        self.devices_offline = Gauge(
+            "trygg_devices_offline",
+            "Registered devices not heard from within the offline threshold, by site",
+            ["site"],
+            registry=r,
+        )
+        self.gateways_offline = Gauge(
+            "trygg_gateways_offline",
+            "Gateways none of whose devices was heard from within the threshold, by site",
+            ["site"],
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "trygg_store_up", "1 while the last store write succeeded", registry=r
+        )
+        self.store_up.set(1)

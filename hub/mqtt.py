@@ -64,6 +64,7 @@ class BrokerSettings:
     client_id: str = "trygg-hub"
     protocol: int = 5  # 5, or 4 for MQTT 3.1.1 (the embedded amqtt broker)
     tls: bool = False
+    ca_file: str | None = None  # a private CA (deploy/mosquitto/make-certs.sh); None: system CAs
     # How long the broker keeps the hub's session (and queues its events) while
     # the hub is away. MQTT 5 only; 3.1.1 sessions last until the broker drops them.
     session_expiry_s: int = SESSION_EXPIRY_S
@@ -101,7 +102,7 @@ class _Link:
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
         if s.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set(ca_certs=s.ca_file, cert_reqs=ssl.CERT_REQUIRED)
         client.max_queued_messages_set(0)  # alert messages wait for the broker, never dropped
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(s.backoff_max_s)))
         client.on_connect = self._on_connect

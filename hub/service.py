@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from time import perf_counter
 from typing import Any, Protocol, TypeVar
 
 import uuid6
@@ -249,6 +250,7 @@ class Hub:
                 ack()
             return
         pending = _Pending(event, now, ack)
+        started = perf_counter()
         try:
             self._evaluate(event, now, pending)
         except Exception:
@@ -257,6 +259,7 @@ class Hub:
             log.exception(
                 "rule evaluation failed", extra={"event_id": event.id, "kind": event.kind}
             )
+        m.rules_seconds.observe(perf_counter() - started)
         self._pending.append(pending)
         self._uncommitted[event.id] = pending
         self._wake.set()
@@ -418,6 +421,9 @@ class Hub:
                 raise NotFound(f"alert {alert_id} not found")
             alert = self._open.get(alert_id, stored)
         new, record = transition(alert, command, actor, self._clock(), outcome=outcome, note=note)
+        if new.state is AlertState.ACCEPTED and alert.state is not AlertState.ACCEPTED:
+            waited = (record.at - alert.raised_at).total_seconds()
+            self.metrics.alert_response.labels(new.unit or "", new.category).observe(waited)
         self._remember(new)
         self._dispatch(new)
         written = self._write_alert(new, record)
@@ -517,6 +523,7 @@ class Hub:
                 result = await self.run_store(fn)
             except StoreError as exc:
                 self._store_ok = False
+                self.metrics.store_up.set(0)
                 self.metrics.store_failures.inc()
                 log.error(
                     "store write failed, retrying in %.1f s: %s", delay, exc, extra={"what": what}
@@ -525,4 +532,5 @@ class Hub:
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             self._store_ok = True
+            self.metrics.store_up.set(1)
             return result

@@ -30,6 +30,7 @@ class HubSettings(BaseSettings):
     mqtt_client_id: str = "trygg-hub"
     mqtt_protocol: int = Field(5, description="5 (MQTT 5) or 4 (MQTT 3.1.1)")
     mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = Field(None, description="CA of the broker's certificate (TLS)")
     mqtt_session_expiry_s: int = Field(
         7 * 24 * 3600, ge=0, description="how long the broker queues events while the hub is away"
     )
@@ -40,6 +41,14 @@ class HubSettings(BaseSettings):
     demo: bool = False
     # Rule files, loaded together (JSON list: TRYGG_RULES='["site.yaml"]'); empty: the default pack.
     rules: list[Path] = Field(default_factory=list)
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL DSN (postgresql://user:pass@host:5432/db); unset: SQLite in data_dir",
+    )
+    database_schema: str = Field("public", pattern=r"^[a-z_][a-z0-9_]*$")
+    events_retention_days: int = Field(
+        730, ge=1, description="events older than this are dropped (PostgreSQL backends)"
+    )
 
     @property
     def db_path(self) -> Path:

@@ -19,6 +19,9 @@ MOSQUITTO = (
     int(os.environ.get("TRYGG_TEST_MQTT_PORT", "1883")),
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_DSN = os.environ.get(
+    "TRYGG_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def free_port() -> int:
@@ -48,6 +51,16 @@ def need_service(name: str, host: str, port: int) -> None:
 def mosquitto() -> tuple[str, int]:
     need_service("Mosquitto", *MOSQUITTO)
     return MOSQUITTO
+
+
+@pytest.fixture
+def postgres_dsn() -> str:
+    """The machine's PostgreSQL (database ``test``); each test makes its own schema in it."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(POSTGRES_DSN)
+    need_service("PostgreSQL", str(info.get("host", "127.0.0.1")), int(info.get("port", 5432)))
+    return POSTGRES_DSN
 
 
 @pytest.fixture

@@ -237,6 +237,7 @@ class IngestBench:
     broker: str
     command: str
     machine: dict[str, str] = field(default_factory=dict)
+    publishers: int = 1
     publish_a: dict[str, Any] = field(default_factory=dict)
     bare: dict[str, Any] = field(default_factory=dict)
     publish_b: dict[str, Any] = field(default_factory=dict)
@@ -271,8 +272,7 @@ async def _throughput(bench: IngestBench, start: Start, common: list[str], say: 
     say(f"phase A: bare aiomqtt subscriber, {n} events")
     bare = await start("bare", "bare", [*common, "--events", str(n), "--timeout", str(wait)])
     await bare.expect("ready", 20)
-    pub = await start("publish-a", "publish", [*common, "--events", str(n), "--timeout", str(wait)])
-    bench.publish_a = await pub.expect("result", wait + 30)
+    bench.publish_a = await _publish(start, "publish-a", common, n, 0, wait, bench.publishers)
     bench.bare = await bare.expect("result", wait)
 
     say(f"phase B: hub ({bench.store}), {n} events")
@@ -284,13 +284,28 @@ async def _throughput(bench: IngestBench, start: Start, common: list[str], say: 
          "--timeout", str(wait + bench.seconds + 60)],
     )  # fmt: skip
     await hub.expect("ready", 30)
-    pub = await start(
-        "publish-b", "publish",
-        [*common, "--events", str(n), "--seq-base", str(n), "--timeout", str(wait)],
-    )  # fmt: skip
-    bench.publish_b = await pub.expect("result", wait + 30)
+    bench.publish_b = await _publish(start, "publish-b", common, n, n, wait, bench.publishers)
     bench.ingest = await hub.expect("ingest", wait)
     return hub
+
+
+async def _publish(start: Start, name: str, common: list[str], n: int, base: int, wait: float,
+                   k: int) -> dict[str, Any]:  # fmt: skip
+    """Publish n events from k processes at once (one publisher may be the wall)."""
+    shares = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    bases = [base + sum(shares[:i]) for i in range(k)]
+    pubs = [
+        await start(f"{name}-{i}" if k > 1 else name, "publish",
+                    [*common, "--events", str(share), "--seq-base", str(b),
+                     "--timeout", str(wait)])
+        for i, (share, b) in enumerate(zip(shares, bases, strict=True))
+    ]  # fmt: skip
+    results = [await pub.expect("result", wait + 30) for pub in pubs]
+    acked = sum(r.get("acked", 0) for r in results)
+    seconds = max(r.get("seconds", 0.0) for r in results) or 1e-9
+    payload = sum(r.get("payload_bytes", 0) * r.get("sent", 0) for r in results) / max(n, 1)
+    return {"sent": sum(r.get("sent", 0) for r in results), "acked": acked, "seconds": seconds,
+            "rate": acked / seconds, "payload_bytes": payload}  # fmt: skip
 
 
 def _alarm_count(bench: IngestBench) -> int:
@@ -349,9 +364,11 @@ def _machine(broker: str) -> dict[str, str]:
 
 
 def _command(host_port: tuple[str, int] | None, events: int, rate: float, seconds: float,
-             store: str, output: Path | None) -> str:  # fmt: skip
+             store: str, output: Path | None, publishers: int = 1) -> str:  # fmt: skip
     parts = ["trygg bench ingest", f"--events {events}", f"--rate {rate:g}", f"--seconds {seconds:g}",
              f"--store {store}"]  # fmt: skip
+    if publishers > 1:
+        parts.append(f"--publishers {publishers}")
     if host_port:
         parts.append(f"--broker {host_port[0]}:{host_port[1]}")
     if output:
@@ -367,14 +384,19 @@ def run_ingest_bench(
     seconds: float,
     store: str,
     output: Path | None,
+    publishers: int = 1,
 ) -> IngestBench:
     """Run the three phases, print the table, and write it into ``output`` if given."""
     if events < 2 or rate <= 0 or seconds <= 0:
         raise BenchError("need --events >= 2, --rate > 0 and --seconds > 0")
-    if store not in ("sqlite", "memory"):
-        raise BenchError(f"--store is sqlite or memory, not {store!r}")
+    if store not in ("sqlite", "memory", "postgres"):
+        raise BenchError(f"--store is sqlite, postgres or memory, not {store!r}")
+    if store == "postgres" and not os.environ.get("TRYGG_DATABASE_URL"):
+        raise BenchError("--store postgres needs TRYGG_DATABASE_URL (the run uses its own schema)")
     err = Console(stderr=True)
-    command = _command(host_port, events, rate, seconds, store, output)
+    if publishers < 1:
+        raise BenchError("need --publishers >= 1")
+    command = _command(host_port, events, rate, seconds, store, output, publishers)
     with tempfile.TemporaryDirectory(prefix="trygg-bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         if host_port is None:
@@ -388,7 +410,9 @@ def run_ingest_bench(
                 raise BenchError(f"no broker accepts connections on {host}:{port}")
             broker = f"{host}:{port} as given (its queue and in-flight limits apply)"
             err.print(f"[yellow]using the broker at {host}:{port}: its queue limits apply[/]")
-        bench = IngestBench(events, rate, seconds, store, broker, command, _machine(broker))
+        bench = IngestBench(
+            events, rate, seconds, store, broker, command, _machine(broker), publishers
+        )
         with err.status("starting") as status:
             asyncio.run(_run(bench, host, port, workdir, lambda text: status.update(text)))
     show(bench, Console())
@@ -411,7 +435,8 @@ def rows(b: IngestBench) -> list[tuple[str, str]]:
     expected = b.paced.get("alarms", 0)
     return [
         ("publisher events/s (phase A / phase B)",
-         f"{b.publish_a.get('rate', 0):,.0f} / {b.publish_b.get('rate', 0):,.0f}"),
+         f"{b.publish_a.get('rate', 0):,.0f} / {b.publish_b.get('rate', 0):,.0f}"
+         + (f" ({b.publishers} processes)" if b.publishers > 1 else "")),
         ("bare aiomqtt subscriber events/s", f"{b.bare.get('rate', 0):,.0f}"
          + ("" if b.bare.get("count") == b.events else f" (got {b.bare.get('count')} of {b.events})")),
         (f"hub ingest events/s ({b.store})", f"{ing.get('rate', 0):,.0f}"
@@ -451,12 +476,21 @@ def show(bench: IngestBench, console: Console) -> None:
         )
 
 
+HEADING = "## Ingest: hub vs. a bare subscriber, and alert latency"
+
+
+def _markers(store: str) -> tuple[str, str]:
+    return f"<!-- bench:ingest:{store}:start -->", f"<!-- bench:ingest:{store}:end -->"
+
+
 def section(b: IngestBench) -> str:
+    """One store's block; the ingest section holds one block per store."""
     m = b.machine
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    first, last = _markers(b.store)
     lines = [
-        START,
-        "## Ingest: hub vs. a bare subscriber, and alert latency",
+        first,
+        f"### Store: {b.store}",
         "",
         f"Measured {when} on {m['cpus']} CPUs ({m['cpu_model']}), {m['os']}, "
         f"Python {m['python']}, broker: {m['broker']}.",
@@ -469,19 +503,28 @@ def section(b: IngestBench) -> str:
         "|---|---:|",
         *(f"| {name} | {value} |" for name, value in rows(b)),
         "",
-        END,
+        last,
     ]
     return "\n".join(lines)
 
 
 def write_markdown(path: Path, bench: IngestBench) -> None:
-    """Replace the section between the markers, or append it when there is none."""
+    """Replace this store's block in the ingest section, keeping the other stores' blocks."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    new = section(bench)
+    block = section(bench)
     start, end = text.find(START), text.find(END)
-    if start != -1 and end > start:
-        text = text[:start] + new + text[end + len(END) :]
+    if start == -1 or end < start:
+        text = text.rstrip("\n") + f"\n\n{START}\n{HEADING}\n\n{block}\n\n{END}\n"
     else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
+        inner = text[start + len(START) : end]
+        first, last = _markers(bench.store)
+        i, j = inner.find(first), inner.find(last)
+        if i != -1 and j > i:
+            inner = inner[:i] + block + inner[j + len(last) :]
+        elif "<!-- bench:ingest:" in inner:
+            inner = inner.rstrip("\n") + f"\n\n{block}\n\n"
+        else:  # an old single-store section: start afresh
+            inner = f"\n{HEADING}\n\n{block}\n\n"
+        text = text[: start + len(START)] + inner + text[end:]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import sys
@@ -346,9 +347,17 @@ async def run_alerts(a: argparse.Namespace) -> None:
 # --- the hub -------------------------------------------------------------------------------
 
 
-def open_store(kind: str, db: Path) -> Any:
+def open_store(kind: str, db: Path, tag: str = "run") -> Any:
     store: Any
-    if kind == "memory":
+    if kind == "postgres":
+        from hub.store.postgres import PostgresStore
+
+        dsn = os.environ.get("TRYGG_DATABASE_URL")
+        if not dsn:
+            raise SystemExit("--store postgres needs TRYGG_DATABASE_URL")
+        # A schema of the run's own, dropped at the end (drop_store).
+        store = PostgresStore(dsn, schema=f"bench_{tag}")
+    elif kind == "memory":
         try:
             from hub.store.memory import MemoryStore
         except ImportError as exc:
@@ -360,6 +369,17 @@ def open_store(kind: str, db: Path) -> Any:
         store = SqliteStore(db)
     store.migrate()
     return store
+
+
+def drop_store(kind: str, tag: str) -> None:
+    if kind != "postgres":
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(os.environ["TRYGG_DATABASE_URL"], autocommit=True) as conn:
+        schema = sql.Identifier(f"bench_{tag}")
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
 
 
 def seed(store: Any, tag: str, alarms: int) -> int:
@@ -429,7 +449,7 @@ async def run_hub(a: argparse.Namespace) -> None:
     from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
     from hub.service import Hub
 
-    store = open_store(a.store, Path(a.db))
+    store = open_store(a.store, Path(a.db), a.tag)
     devices = seed(store, a.tag, a.alarms)
     loop = asyncio.get_running_loop()
     reached = asyncio.Event()
@@ -463,6 +483,7 @@ async def run_hub(a: argparse.Namespace) -> None:
         await asyncio.gather(ingest, return_exceptions=True)
         await hub.stop()
         store.close()
+        drop_store(a.store, a.tag)
         await _forget_session(a.host, a.port, a.client_id)
     m = hub.metrics.registry
     emit(
@@ -561,7 +582,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--alarms", type=int, default=0)
     p.add_argument("--timeout", type=float, default=120.0, help="longest wait for anything")
     p.add_argument("--grace", type=float, default=5.0, help="alerts: wait after 'expect'")
-    p.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
+    p.add_argument("--store", choices=("sqlite", "memory", "postgres"), default="sqlite")
     p.add_argument("--db", default="bench-hub.sqlite3")
     p.add_argument("--client-id", default="trygg-bench-hub")
     p.add_argument("--profile", default=None, help="hub: cProfile the ingest phase to this file")

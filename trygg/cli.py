@@ -16,6 +16,7 @@ from rich.console import Console
 from trygg import cli_audit, cli_routing, logs
 from trygg.cli_gateway import register as register_gateway
 from trygg.cli_gateway import register_bench as register_gateway_bench
+from trygg.cli_mqtt import mqtt_app
 
 app = typer.Typer(help="Trygg: welfare-technology event hub.", no_args_is_help=True)
 schema_app = typer.Typer(help="Print schemas.", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 register_gateway(app)
 register_gateway_bench(bench_app)
+app.add_typer(mqtt_app, name="mqtt")
 cli_audit.register(app)
 cli_routing.register(bench_app, app)
 
@@ -173,13 +175,18 @@ def bench_ingest(
     events: Annotated[int, typer.Option(help="events for the throughput phase")] = 50_000,
     rate: Annotated[float, typer.Option(help="background events/s for the latency phase")] = 500.0,
     seconds: Annotated[float, typer.Option(help="length of the latency phase")] = 20.0,
-    store: Annotated[str, typer.Option(help="sqlite or memory")] = "sqlite",
+    store: Annotated[
+        str, typer.Option(help="sqlite, postgres (TRYGG_DATABASE_URL) or memory")
+    ] = "sqlite",
     output: Annotated[
         Path | None,
         typer.Option(
             help="write the result section into this markdown file (e.g. docs/benchmarks.md)"
         ),
     ] = None,
+    publishers: Annotated[
+        int, typer.Option(help="publisher processes for phases A and B (one can be the wall)")
+    ] = 1,
 ) -> None:
     """Hub ingest events/s vs. a bare aiomqtt subscriber, and alert latency p50/p99."""
     from rich.markup import escape
@@ -189,7 +196,13 @@ def bench_ingest(
     host_port = parse_broker(broker) if broker else None
     try:
         run_ingest_bench(
-            host_port, events=events, rate=rate, seconds=seconds, store=store, output=output
+            host_port,
+            events=events,
+            rate=rate,
+            seconds=seconds,
+            store=store,
+            output=output,
+            publishers=publishers,
         )
     except BenchError as exc:
         err.print(f"[red]bench ingest failed:[/] {escape(str(exc))}")

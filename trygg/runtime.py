@@ -25,11 +25,13 @@ from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
 from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
+from hub.offline import export_offline
 from hub.retention import RetentionSettings
 from hub.ruleset import RuleSet
 from hub.service import Hub, utcnow
 from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
+from hub.store.postgres_open import maintain_daily
 from hub.store.sqlite import SqliteStore
 
 log = logging.getLogger("trygg")
@@ -49,7 +51,12 @@ class Running:
     tasks: list[asyncio.Task[None]]
 
 
-def open_store(settings: HubSettings) -> SqliteStore:
+def open_store(settings: HubSettings) -> Store:
+    """PostgreSQL when TRYGG_DATABASE_URL is set, else SQLite in data_dir; migrated."""
+    if settings.database_url is not None:
+        from hub.store.postgres_open import open_postgres
+
+        return open_postgres(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(settings.db_path)
     version = store.migrate()
@@ -66,6 +73,7 @@ def broker_settings(settings: HubSettings) -> BrokerSettings:
         client_id=settings.mqtt_client_id,
         protocol=settings.mqtt_protocol,
         tls=settings.mqtt_tls,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
         session_expiry_s=settings.mqtt_session_expiry_s,
     )
 
@@ -147,6 +155,8 @@ async def running_hub(
         asyncio.create_task(
             run_gateway_sync(gateway_sync(settings), stop, store.list_devices, store.list_bases)
         ),
+        asyncio.create_task(maintain_daily(hub, stop)),
+        asyncio.create_task(export_offline(hub, stop, utcnow)),
         asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),
         asyncio.create_task(rules.watch(stop, on_reload=lambda: hub.arm_rule_timer(force=True))),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
 from collections.abc import Iterator
@@ -26,16 +27,31 @@ from hub.store.base import (
     Unit,
 )
 from hub.store.memory import MemoryStore
+from hub.store.postgres import PostgresStore
 from hub.store.sqlite import SqliteStore
 
 from builders import alert, covering_basis
+from pgtools import pg_schema
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
+    with contextlib.ExitStack() as stack:
+        backend: Store
+        if request.param == "postgres":
+            dsn, schema = stack.enter_context(pg_schema(request.getfixturevalue("postgres_dsn")))
+            backend = PostgresStore(dsn, schema=schema)
+        elif request.param == "memory":
+            backend = MemoryStore()
+        else:
+            backend = SqliteStore(tmp_path / "t.db")
+        stack.callback(backend.close)
+        yield from _seeded(backend)
+
+
+def _seeded(backend: Store) -> Iterator[Store]:
     backend.migrate()
     backend.upsert_site(Site("site-1", "Solsiden", "Europe/Oslo"))
     backend.upsert_unit(Unit("unit-A", "site-1", "A"))

@@ -1,4 +1,4 @@
-"""One store suite, run against the in-memory fake and SQLite with the same assertions.
+"""One store suite, run against the in-memory fake, SQLite and PostgreSQL with the same assertions.
 
 If the fake and SQLite ever disagree, a unit test that passes on the fake would
 lie about production; this suite is what keeps them the same.
@@ -32,16 +32,32 @@ from hub.store.base import (
 )
 from hub.store.common import latest_version
 from hub.store.memory import MemoryStore
+from hub.store.postgres import PostgresStore
 from hub.store.sqlite import SqliteStore
 from rules.decisions import Category, Priority, Raise
+
+from pgtools import pg_schema
 
 T0 = datetime(2024, 11, 23, 1, 0, tzinfo=UTC)
 OSLO_WINTER = timezone(timedelta(hours=1))
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
+    backend: Store
+    if request.param == "memory":
+        backend = MemoryStore()
+    elif request.param == "sqlite":
+        backend = SqliteStore(tmp_path / "t.db")
+    else:
+        with pg_schema(request.getfixturevalue("postgres_dsn")) as (dsn, schema):
+            backend = PostgresStore(dsn, schema=schema)
+            backend.migrate()
+            yield backend
+            backend.close()
+        return
     backend.migrate()
     yield backend
     backend.close()

@@ -1,4 +1,4 @@
-"""The routing part of the store, against the in-memory fake and SQLite alike."""
+"""The routing part of the store, against the in-memory fake, SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -12,14 +12,24 @@ from hub.routing.log import RoutingKind, RoutingRecord
 from hub.routing.roster import Shift, ShiftLog
 from hub.store.base import Store
 from hub.store.memory import MemoryStore
+from hub.store.postgres import PostgresStore
 from hub.store.sqlite import SqliteStore
+
+from pgtools import pg_schema
 
 T0 = datetime(2024, 11, 23, 1, 13, tzinfo=UTC)
 OSLO = timezone(timedelta(hours=1))
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "postgres":
+        with pg_schema(request.getfixturevalue("postgres_dsn")) as (dsn, schema):
+            pg = PostgresStore(dsn, schema=schema)
+            pg.migrate()
+            yield pg
+            pg.close()
+        return
     backend: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
     backend.migrate()
     yield backend
