@@ -36,6 +36,14 @@ class RoutingSettings(BaseSettings):
     routing: Path | None = None
 
 
+def check_routing(settings: RoutingSettings | None = None) -> None:
+    """Load ``TRYGG_ROUTING`` once before the hub starts: :class:`RoutingInvalid` lists
+    every problem, so ``trygg hub`` can print them and exit instead of half-starting."""
+    settings = settings or RoutingSettings()
+    if settings.routing:
+        load_policies(settings.routing)
+
+
 def load_policies(path: Path) -> tuple[Policy, ...]:
     """The policies of a routing file; :class:`RoutingInvalid` lists every problem, and
     an unreadable file is one problem too (a hub must not start on the wrong policy)."""

@@ -49,3 +49,19 @@ def test_every_problem_is_reported_and_the_exit_is_non_zero(tmp_path: Path) -> N
     assert lines[-1] == "4 problem(s)"
     missing = _run("routing", "check", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_the_hub_refuses_to_start_on_a_routing_file_that_does_not_validate(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "routing.yaml"
+    bad.write_text("policies:\n  - {chain: nowhere}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRYGG_")}
+    env.update(
+        TRYGG_DATA_DIR=str(tmp_path), TRYGG_DEMO="true", TRYGG_HTTP_PORT="1",
+        TRYGG_ROUTING=str(bad),
+    )  # fmt: skip
+    cmd = [sys.executable, "-m", "trygg", "hub"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert f"{bad}:2: policies[0].chain: no chain named 'nowhere'" in result.stderr
