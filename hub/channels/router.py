@@ -240,22 +240,37 @@ class Router:
     def on_my_way(self, alert_id: str, staff: str) -> None:
         self.record(RoutingRecord(alert_id, self._clock(), RoutingKind.ON_MY_WAY, staff))
 
-    async def accept(self, alert_id: str, staff: str) -> Alert | None:
-        """An accept from a handheld: the hub decides; a loser is told who won."""
+    async def accept(self, alert_id: str, staff: str, site: str | None = None) -> Alert | None:
+        """An accept from a handheld: the hub decides; a loser is told who won. An alert
+        that is no longer open is never taken (the hub refuses), only told about."""
         try:
             return await self.hub.command(alert_id, Command.ACCEPT, staff)
+        except NotFound:
+            log.warning("accept for an unknown alert ignored", extra={"alert_id": alert_id})
+            return None
         except IllegalTransition:
             esc = self._escalations.get(alert_id)
             alert = (
                 esc.alert if esc else await self.hub.run_store(self.hub.store.get_alert, alert_id)
             )
+            if site is not None and alert is not None and alert.site != site:
+                return None  # another site's alert: nothing to tell this handheld
             if alert is not None and alert.accepted_by and alert.accepted_by != staff:
                 now = self._clock()
                 self._carry_out(esc, [engine.Told(alert_id, staff, alert.accepted_by)], now, alert)
             return None
 
     def receipt(self, site: str, staff: str, alert_id: str, status: str) -> None:
-        """From the handheld: delivered/read are recorded; the buttons act."""
+        """From the handheld: delivered/read are recorded; the buttons act. Only on an
+        open alert of the topic's site: a handheld never acts on another site's alert."""
+        alert = next((a for a in self.hub.open_alerts() if a.id == alert_id), None)
+        acts = status in ("reject", "on_my_way") or (status == "accept" and alert is not None)
+        if acts and (alert is None or alert.site != site):
+            log.warning(
+                "handheld %s ignored: no open alert on its site", status,
+                extra={"alert_id": alert_id, "site": site},
+            )  # fmt: skip
+            return
         if status in ("delivered", "read"):
             now = self._clock()
             self.record(
@@ -272,7 +287,7 @@ class Router:
         elif status == "on_my_way":
             self.on_my_way(alert_id, staff)
         else:
-            self.spawn(self.accept(alert_id, staff))
+            self.spawn(self.accept(alert_id, staff, site))
 
     # --- effects --------------------------------------------------------------------------
 

@@ -174,6 +174,8 @@ async def test_handheld_receipts_and_buttons(env: Env) -> None:
     await env.settle()
     env.router.receipt(SITE, "ola", alert_id, "on_my_way")
     env.router.receipt(SITE, "ola", "no-such-alert", "reject")  # ignored, no crash
+    env.router.receipt(SITE, "ola", "no-such-alert", "accept")
+    assert await env.router.accept("no-such-alert", "ola") is None
     await env.settle()
     told = [m for m in env.mqtt.sent if m.kind is MessageKind.TOLD]
     assert [(m.recipient, m.by) for m in told] == [("kari", "ola")]
@@ -184,3 +186,16 @@ async def test_handheld_receipts_and_buttons(env: Env) -> None:
     assert (RoutingKind.ON_MY_WAY, "ola", None) in kinds
     stored = env.store.get_alert(alert_id)
     assert stored is not None and stored.accepted_by == "ola"
+
+
+async def test_a_handheld_never_acts_on_another_sites_alert(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    alert_id = env.open_alert()
+    for status in ("accept", "reject", "on_my_way"):
+        env.router.receipt("other-site", "kari", alert_id, status)
+    await env.settle()
+    stored = env.store.get_alert(alert_id)
+    assert stored is not None and stored.accepted_by is None
+    assert env.mqtt.to() == ["kari"]  # no reject ran the next step
+    kinds = {x.kind for x in env.store.routing_log(alert_id)}
+    assert RoutingKind.REJECTED not in kinds and RoutingKind.ON_MY_WAY not in kinds
