@@ -93,6 +93,7 @@ class Rule:
     suppress_with_staff: bool = False
     debounce_s: float = 0.0
     cooldown_s: float = 0.0
+    hold_s: float = 0.0  # cancel_on_clear: held back from staff this long after the deadline
     merge_open: bool = True
     scoped: bool = False  # scope narrows (precomputed: checked on every event)
 
