@@ -149,6 +149,10 @@ class Hub:
         ):
             self._remember(alert)
             self._seen.update(dict.fromkeys(alert.event_ids))
+        restore = getattr(self._rules, "restore", None)
+        if restore is not None:  # rule timers (a stove already on) survive a restart
+            await self.run_store(restore, self.store, self.registry.placement, self._clock())
+            self.arm_rule_timer(force=True)
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="trygg-flush"),
             asyncio.create_task(self._alert_writer(), name="trygg-alert-writer"),

@@ -146,6 +146,8 @@ class Engine:
                         local_time = event.ts.astimezone(self._tz).time()
                     if not params.window.contains_time(local_time):
                         continue
+                if params.zones and getattr(event.data, "zone", None) not in params.zones:
+                    continue
                 if not rule.when(event, p):
                     continue
                 self._trigger(state, rule, params.within_s, params.count, key, event, p, ts, out)

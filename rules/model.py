@@ -43,6 +43,8 @@ class Params:
     window: TimeWindow | None = None
     within_s: float = 0.0
     count: int = 1
+    # geofence rules: only these zones (the agreed area of this resident); empty: any zone
+    zones: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
