@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from devices.events import EventBase
 from devices.registry import Placement
@@ -74,6 +75,11 @@ class RuleSet:
         self._mtimes = self._stat()
         # Source events of alerts raised before a restart: their timers do not raise again.
         self._raised_before: frozenset[str] = frozenset()
+        self._reload_counter: Any = None
+
+    def bind_metrics(self, metrics: Any) -> None:
+        """Count reloads in ``metrics.rule_reloads`` (labels ok/failed); the hub calls this."""
+        self._reload_counter = metrics.rule_reloads
 
     def _load(self) -> RulePack:
         return parse_pack(self._files) if self._files else load_pack(self.paths)
@@ -156,6 +162,8 @@ class RuleSet:
             pack = self._load()
         except RulesInvalid as exc:
             self.reload_failures += 1
+            if self._reload_counter is not None:
+                self._reload_counter.labels("failed").inc()
             self._mtimes = self._stat()
             log.error(
                 "rule files not reloaded, keeping the running rules: %d problem(s)\n%s",
@@ -167,6 +175,8 @@ class RuleSet:
         self.state = adopt(self.state, self.engine.pack, pack)
         self.engine = Engine(pack)
         self.reloads += 1
+        if self._reload_counter is not None:
+            self._reload_counter.labels("ok").inc()
         self._mtimes = self._stat()
         log.info("rules reloaded", extra={"rules": len(pack.rules), "files": len(self.paths)})
         return True

@@ -38,6 +38,7 @@ from hub.metrics import Metrics
 from hub.ruleset import RuleSet
 from hub.store.base import AlertFilter, Store
 from rules.decisions import Decision, Raise, Release, Suppressed
+from rules.flood import FloodGuard, Verdict
 
 log = logging.getLogger("trygg.hub")
 
@@ -112,6 +113,8 @@ class Hub:
         self._new_id = new_id
         # The default pack unless told otherwise; a RuleSet also has timers and reload.
         self._rules: RuleFn = rules if rules is not None else RuleSet()
+        if (bind := getattr(self._rules, "bind_metrics", None)) is not None:
+            bind(self.metrics)  # rule reloads ok/failed
         self._rule_state: Any = {}
         self._rule_timer: asyncio.TimerHandle | None = None
         self._rule_wake: datetime | None = None
@@ -124,6 +127,8 @@ class Hub:
         self._open_by_key: dict[decide.OpenKey, Alert] = {}
         # Alerts a rule may still cancel: kept from every channel until released.
         self._held: dict[decide.OpenKey, decide.Held] = {}
+        # A device sending far more than any sensor does is stored, not evaluated.
+        self.flood = FloodGuard()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._pending: list[_Pending] = []
         self._uncommitted: dict[str, _Pending] = {}
@@ -286,6 +291,13 @@ class Hub:
             self.metrics.events_unknown_device.inc()
         if event.ts - now > MAX_SKEW:
             self.metrics.clock_skew.inc()
+        verdict = self.flood.admit(event.device, now)
+        if verdict is not Verdict.EVALUATE:
+            self.metrics.events_flood_contained.inc()
+            if verdict is Verdict.STARTED:
+                log.warning("device flooding", extra={"device": event.device})
+                self._apply([self.flood.alert(event.device)], event, placement, now, pending)
+            return
         self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
         for listener in self.event_listeners:
             listener(event, placement)

@@ -22,9 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-import yaml
-
 import uuid6
+import yaml
 
 from devices.events import make_event
 from hub.alerts import Alert
@@ -80,6 +79,7 @@ class InProcessRun:
     events: int
     alerts: list[Alert]
     report: Report
+    hub: Hub  # stopped; its metrics and store stay readable
 
 
 def _default_night(scenario: Scenario, today: date) -> date:
@@ -157,4 +157,6 @@ async def run_in_process(
         for a in alerts
     ]
     report = match_alerts(due_alerts(scenario, night), raised)
-    return InProcessRun(night_of=night, events=len(planned), alerts=alerts, report=report)
+    return InProcessRun(
+        night_of=night, events=len(planned), alerts=alerts, report=report, hub=hub
+    )

@@ -11,7 +11,6 @@ from datetime import date
 
 import pytest
 
-from simulators.faults import flood
 from simulators.scenario import load_scenario
 from trygg.sim_inprocess import run_in_process
 
@@ -67,18 +66,3 @@ async def test_a_wrong_expectation_is_reported() -> None:
     assert not run.report.ok
     assert [d.expected.device for d in run.report.missing] == ["dev-a3-button"]
     assert [u.device for u in run.report.unexpected] == ["dev-a3-button"]
-
-
-async def test_a_flooding_alarm_button_joins_one_open_alert_today() -> None:
-    """What the hub does with a flood today: every press joins the open alert (first
-    rules merge by rule and device). Rate limits per device are issue 8's."""
-    s = load_scenario("night-unit")
-    night = date(2026, 11, 3)
-    start = s.local_time(night, s.timeline[0].at)
-
-    def add_flood(plan: list) -> list:  # type: ignore[type-arg]
-        return flood(plan, "dev-a3-button", "alarm.button", start=start, count=200, every_s=0.5)
-
-    run = await run_in_process(s, night, transform=add_flood)
-    buttons = [a for a in run.alerts if a.device == "dev-a3-button"]
-    assert len(buttons) == 1 and len(buttons[0].event_ids) == 201
