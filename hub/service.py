@@ -291,7 +291,7 @@ class Hub:
             self.metrics.events_unknown_device.inc()
         if event.ts - now > MAX_SKEW:
             self.metrics.clock_skew.inc()
-        verdict = self.flood.admit(event.device, now)
+        verdict = self.flood.admit(event.device, event.ts)
         if verdict is not Verdict.EVALUATE:
             self.metrics.events_flood_contained.inc()
             if verdict is Verdict.STARTED:

@@ -1,7 +1,8 @@
 """Flood containment: a device that sends far more events than any real sensor does.
 
-Pure: the hub asks :meth:`FloodGuard.admit` for every valid event with its clock.
-Events are counted per device in ten-second buckets. When a device goes over
+Pure: the hub asks :meth:`FloodGuard.admit` for every valid event with the event's
+own time (set at the source), so a gateway that uploads an hour of backlog after an
+outage is not mistaken for a flood. Events are counted per device in ten-second buckets. When a device goes over
 ``limit`` events in a bucket it is *flooding*: its further events are still
 stored but no longer evaluated by the rules (so a stuck button cannot wake staff
 two hundred times, nor a chattering sensor multiply alerts), and the hub raises
@@ -41,14 +42,18 @@ class FloodGuard:
     """Per-device event rates; memory is one small record per device that sent recently."""
 
     def __init__(self, limit: int = DEFAULT_LIMIT, bucket_s: float = DEFAULT_BUCKET_S) -> None:
-        if limit < 2:
+        """``limit=0`` switches containment off (a test hub fed whole nights at once)."""
+        if limit == 1 or limit < 0:
             raise ValueError("a flood limit below 2 events would contain ordinary devices")
         self.limit = limit
         self.bucket_s = bucket_s
         self._devices: dict[str, _Bucket] = {}
 
-    def admit(self, device: str, now: datetime) -> Verdict:
-        t = now.timestamp()
+    def admit(self, device: str, at: datetime) -> Verdict:
+        """``at``: the event's own time."""
+        if not self.limit:
+            return Verdict.EVALUATE
+        t = at.timestamp()
         b = self._devices.get(device)
         if b is None:
             if len(self._devices) > 100_000:

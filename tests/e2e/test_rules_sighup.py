@@ -97,3 +97,5 @@ def test_sighup_reloads_the_rules_and_keeps_them_when_the_new_file_is_wrong(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub.store.base import EventFilter
 from rules.flood import FloodGuard, Verdict
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -47,9 +48,10 @@ def test_a_silent_gap_ends_the_flood() -> None:
     assert g.admit("btn", T0 + timedelta(minutes=5)) is E
 
 
-def test_limits_below_two_are_refused() -> None:
+def test_limits_below_two_are_refused_and_zero_is_off() -> None:
     with pytest.raises(ValueError):
         FloodGuard(limit=1)
+    assert set(feed(FloodGuard(limit=0), "btn", 0.01, 500)) == {E}
 
 
 @settings(max_examples=50, deadline=None)
@@ -69,3 +71,32 @@ def test_at_most_one_start_per_flood_and_contained_only_while_flooding(
             assert flooding.get(device)
         flooding[device] = g.flooding(device)
         assert flooding[device] == (v is not E)
+
+
+async def test_a_backlog_after_an_outage_is_no_flood_but_a_burst_is() -> None:
+    """The hub counts by the events' own time: an hour of a sensor's backlog arriving at
+    once is evaluated; the same number stamped within seconds is contained."""
+    import uuid6
+
+    from devices.events import make_event
+    from hub.service import Hub
+    from hub.store.memory import MemoryStore
+
+    store = MemoryStore()
+    hub = Hub(store, clock=lambda: T0 + timedelta(hours=2))
+    await hub.start()
+    try:
+        for device, gap in (("backlog", 30.0), ("burst", 0.1)):
+            for i in range(60):
+                event = make_event(
+                    id=str(uuid6.uuid7()), site="s", gateway="g", device=device,
+                    kind="room.motion", ts=T0 + timedelta(seconds=i * gap), seq=i + 1,
+                )  # fmt: skip
+                hub.handle_message(event.model_dump_json().encode(), "trygg/v1/s/g/events")
+        await hub.drain()
+        assert hub.metrics.events_flood_contained._value.get() == 40  # after the 20th
+        assert hub.flood.flooding("burst") and not hub.flood.flooding("backlog")
+        assert [a.device for a in hub.open_alerts()] == ["burst"]
+        assert len(store.list_events(EventFilter(limit=1000))) == 120  # nothing lost
+    finally:
+        await hub.stop()
