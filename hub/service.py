@@ -156,7 +156,11 @@ class Hub:
             self._seen.update(dict.fromkeys(alert.event_ids))
         restore = getattr(self._rules, "restore", None)
         if restore is not None:  # rule timers (a stove already on) survive a restart
-            await self.run_store(restore, self.store, self.registry.placement, self._clock())
+            try:
+                await self.run_store(restore, self.store, self.registry.placement, self._clock())
+            except Exception:  # a hub without its old timers beats a hub that will not start
+                self.metrics.rule_errors.inc()
+                log.exception("rule state not rebuilt: starting with no pending rule timers")
             self.arm_rule_timer(force=True)
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="trygg-flush"),

@@ -11,6 +11,7 @@ import uuid6
 
 from devices.events import EventBase, make_event
 from hub.alerts import AlertState, Command
+from hub.errors import StoreError
 from hub.service import Hub
 from hub.store.base import AlertFilter, Device, PlacementRecord, Resident, Site, Store, Unit
 from hub.store.memory import MemoryStore
@@ -146,5 +147,24 @@ async def test_a_deadline_passed_while_the_hub_was_down_raises_at_start(store: S
         hub.tick_rules()
         [alert] = hub.open_alerts()
         assert alert.rule == "bed_exit_without_return" and alert.raised_at == night + 40 * M
+    finally:
+        await hub.stop()
+
+
+async def test_a_store_that_fails_the_rebuild_does_not_keep_the_hub_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(MemoryStore):
+        def list_events(self, flt: Any) -> Any:
+            raise StoreError("database is away")
+
+    store = Broken()
+    seed(store)
+    hub = Hub(store, clock=Clock())
+    await hub.start()
+    try:
+        assert "rule state not rebuilt" in caplog.text and hub.next_rule_wake() is None
+        hub.handle_message(msg("stove-1", "stove.on", T0, power_w=1800), TOPIC)
+        assert hub.next_rule_wake() == T0 + 20 * M  # and the rules run
     finally:
         await hub.stop()
