@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from hub.errors import StoreError
 from hub.service import Hub
 from hub.store.base import AlertFilter, Device, PlacementRecord, Resident, Site, Store, Unit
 from hub.store.memory import MemoryStore
+from hub.store.postgres import PostgresStore
 from hub.store.sqlite import SqliteStore
 
 from builders import basis_change, covering_basis
+from pgtools import pg_schema
 
 SITE, GW = "site-1", "gw-1"
 TOPIC = f"trygg/v1/{SITE}/{GW}/events"
@@ -54,11 +57,22 @@ def msg(device: str, kind: str, at: datetime, **data: Any) -> bytes:
     return event.model_dump_json().encode()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every backend: the rebuild reads events and alerts back through the store."""
+    if request.param == "postgres":
+        with pg_schema(request.getfixturevalue("postgres_dsn")) as (dsn, schema):
+            pg = PostgresStore(dsn, schema=schema)
+            seed(pg)
+            yield pg
+            pg.close()
+        return
     s: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "hub.db")
     seed(s)
-    return s
+    yield s
+    s.close()
 
 
 async def started(store: Store, clock: Clock) -> Hub:
