@@ -136,18 +136,18 @@ async def run_delay(b: SupervisionBench, seconds: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     began = loop.time()
     stop_after = seconds / 3
-    phase = {k: rng.uniform(0, b.fast_interval_s) for k in keys}
+    beats = [(rng.uniform(0, b.fast_interval_s), k) for k in keys]
+    heapq.heapify(beats)
     tick = 0.05
     while (elapsed := loop.time() - began) < seconds:
         now = datetime.now(UTC)
-        for key in keys:  # the heartbeats due in this slice, as the ingest would call them
+        while beats and beats[0][0] <= elapsed:  # the heartbeats due in this slice
+            due, key = heapq.heappop(beats)
             if key in stopping and elapsed > stop_after:
                 continue
-            p = phase[key]
-            if p <= elapsed:
-                phase[key] = p + b.fast_interval_s
-                service._seen(key, now)
-                last[key] = now
+            heapq.heappush(beats, (due + b.fast_interval_s, key))
+            service._seen(key, now)  # what the ingest's event listener calls
+            last[key] = now
         await asyncio.sleep(tick)
     await asyncio.sleep(b.fast_window_s + 1)
     service.stop()
