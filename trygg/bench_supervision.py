@@ -136,6 +136,11 @@ async def run_delay(b: SupervisionBench, seconds: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     began = loop.time()
     stop_after = seconds / 3
+    first = datetime.now(UTC)
+    for key in keys:  # every device reported once as the run begins
+        service._seen(key, first)
+        last[key] = first
+    began = loop.time()
     beats = [(rng.uniform(0, b.fast_interval_s), k) for k in keys]
     heapq.heapify(beats)
     tick = 0.05
@@ -152,10 +157,11 @@ async def run_delay(b: SupervisionBench, seconds: float = 20.0) -> None:
     await asyncio.sleep(b.fast_window_s + 1)
     service.stop()
     await hub.stop()
+    stopped = [k for k in stopping if k in last]  # heard from at least once, then silent
     lates = sorted((detected[k] - last[k]).total_seconds() - b.fast_window_s
-                   for k in stopping if k in detected)
-    b.stopped, b.detected = len(stopping), len(lates)
-    delays = sorted((detected[k] - last[k]).total_seconds() for k in stopping if k in detected)
+                   for k in stopped if k in detected)
+    b.stopped, b.detected = len(stopped), len(lates)
+    delays = sorted((detected[k] - last[k]).total_seconds() for k in stopped if k in detected)
     b.delay_max_s = delays[-1] if delays else float("nan")
     b.delay_p50_s = delays[len(delays) // 2] if delays else float("nan")
     b.late_after_window_max_s = lates[-1] if lates else float("nan")

@@ -71,9 +71,6 @@ class _Meta:
     last: datetime | None = None  # a gateway's newest device report in the store
 
 
-_NOBODY = _Meta("", "", "")
-
-
 @dataclass(slots=True)
 class _Outage:
     alert_id: str
@@ -114,7 +111,9 @@ class SupervisionService:
         self._roles: dict[str, Role] = {}
         self._zones: dict[str, str] = {}
         self._outages: dict[str, _Outage] = {}
-        self._down: dict[str, set[str]] = {}  # site -> offline keys (for the gauges)
+        # site -> offline keys, devices and gateways apart (for the gauges, O(1) to export)
+        self._down: dict[str, set[str]] = {}
+        self._down_gw: dict[str, set[str]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -128,8 +127,7 @@ class SupervisionService:
                     alert.site, alert.device)
                 self._outages[key] = _Outage(alert.id, [], False)
                 self.supervisor.assume_offline(key, alert.event_ts)
-                self._down.setdefault(alert.site, set()).add(key)
-        self._export()
+                self._mark(key, alert.site, True)
         self.hub.event_listeners.append(self.on_event)
         self.arm()
 
@@ -161,23 +159,33 @@ class SupervisionService:
         for key in set(self._meta) - set(fresh):
             self.supervisor.forget(key)
         self._meta = fresh
-        for down in self._down.values():
-            down &= fresh.keys()
+        for downs in (self._down, self._down_gw):
+            for down in downs.values():
+                down &= fresh.keys()
         for meta in fresh.values():
             self._down.setdefault(meta.site, set())
-        self._export()
+            self._down_gw.setdefault(meta.site, set())
+        for site in self._down:
+            self._export(site)
         self.metrics.watched.labels("gateway").set(sum(m.cls == GATEWAY for m in fresh.values()))
         self.metrics.watched.labels("device").set(sum(m.cls != GATEWAY for m in fresh.values()))
         if self._timer is not None:
             self.arm()
 
-    def _export(self) -> None:
-        """``trygg_devices_offline`` and ``trygg_gateways_offline`` per site (hub/metrics.py)."""
+    def _export(self, site: str) -> None:
+        """``trygg_devices_offline`` and ``trygg_gateways_offline`` of a site (hub/metrics.py)."""
         m = self.hub.metrics
-        for site, down in self._down.items():
-            gateways = sum(1 for k in down if self._meta.get(k, _NOBODY).cls == GATEWAY)
-            m.devices_offline.labels(site).set(len(down) - gateways)
-            m.gateways_offline.labels(site).set(gateways)
+        m.devices_offline.labels(site).set(len(self._down.get(site, ())))
+        m.gateways_offline.labels(site).set(len(self._down_gw.get(site, ())))
+
+    def _mark(self, key: str, site: str, down: bool) -> None:
+        sets = self._down_gw if key.startswith("gw:") else self._down
+        keys = sets.setdefault(site, set())
+        if down:
+            keys.add(key)
+        else:
+            keys.discard(key)
+        self._export(site)
 
     def _watch(self, key: str, window: timedelta, last_seen: datetime | None,
                now: datetime) -> None:
@@ -257,8 +265,7 @@ class SupervisionService:
         meta = self._meta.get(found.key)
         if meta is None:
             return
-        self._down.setdefault(meta.site, set()).add(found.key)
-        self._export()
+        self._mark(found.key, meta.site, True)
         if found.key in self._outages:
             return
         is_gw = meta.cls == GATEWAY
@@ -359,8 +366,7 @@ class SupervisionService:
         what = "gateway" if meta is not None and meta.cls == GATEWAY else "device"
         self.metrics.outage.labels(what).observe(back.outage.total_seconds())
         if meta is not None:
-            self._down.get(meta.site, set()).discard(back.key)
-            self._export()
+            self._mark(back.key, meta.site, False)
         outage = self._outages.pop(back.key, None)
         log.info("%s back after %.0f s", what, back.outage.total_seconds(),
                  extra={"device": back.key, "alert_id": outage.alert_id if outage else None})
