@@ -379,6 +379,13 @@ class Hub:
         self._dispatch(alert)  # notified once a channel confirms delivery
         return written
 
+    def raise_alert(self, make: Callable[[str, datetime], tuple[Alert, Transition]]) -> Alert:
+        """Raise an alert that no event raised (e.g. nobody on duty): ``make(id, now)``."""
+        now = self._clock()
+        alert, record = make(self._new_id(), now)
+        self._on_raised(alert, record, now)
+        return alert
+
     def delivered(self, alert: Alert, channel: str) -> None:
         """A channel confirms it has the alert (e.g. the broker acked it)."""
         self._notify(alert.id, channel)
