@@ -353,10 +353,6 @@ class Hub:
             log.exception("rule timer failed")
         self.arm_rule_timer()
 
-    def raise_alert(self, alert: Alert, record: Transition) -> asyncio.Future[None]:
-        """Raise an alert no event rule decided (supervision: a device fell silent)."""
-        return self._on_raised(alert, record, self._clock())
-
     def _on_raised(self, alert: Alert, record: Transition, now: datetime) -> asyncio.Future[None]:
         self.metrics.alerts_raised.labels(alert.category, alert.priority).inc()
         self._remember(alert)

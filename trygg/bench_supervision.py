@@ -128,9 +128,10 @@ async def run_delay(b: SupervisionBench, seconds: float = 20.0) -> None:
     detected: dict[str, datetime] = {}
     raise_alert = hub.raise_alert
 
-    def spy(alert, record):  # type: ignore[no-untyped-def]
+    def spy(make):  # type: ignore[no-untyped-def]
+        alert = raise_alert(make)
         detected[alert.device] = datetime.now(UTC)
-        return raise_alert(alert, record)
+        return alert
 
     hub.raise_alert = spy  # type: ignore[method-assign]
     loop = asyncio.get_running_loop()

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import uuid6
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from devices.events import EventBase
@@ -275,21 +274,21 @@ class SupervisionService:
         if not is_gw and gateway_key(meta.site, meta.gateway) in self._outages:
             log.info("device silent behind an offline gateway", extra={"device": found.key})
             return
-        alert, record = self._alert(found, meta, now)
-        self.hub.raise_alert(alert, record)
+        alert = self.hub.raise_alert(lambda alert_id, at: self._alert(found, meta, at, alert_id))
         told = self._tell(alert, meta, now, night_only=False)
         self._outages[found.key] = _Outage(alert.id, told, self._night_at(meta, now))
         log.warning("%s offline", what, extra={"alert_id": alert.id, "site": meta.site,
                                                "device": alert.device})
 
-    def _alert(self, found: Offline, meta: _Meta, now: datetime) -> tuple[Alert, Transition]:
+    def _alert(self, found: Offline, meta: _Meta, now: datetime,
+               alert_id: str) -> tuple[Alert, Transition]:
         is_gw = meta.cls == GATEWAY
         p = meta.placement
         critical = self._critical(meta)
         silent = f"silent since {found.last_seen:%Y-%m-%d %H:%M:%S} UTC"
         name = f"Gateway {meta.gateway}" if is_gw else f"Device {found.key} ({meta.cls})"
         alert = Alert(
-            id=str(uuid6.uuid7()), site=meta.site,
+            id=alert_id, site=meta.site,
             unit=None if is_gw or p is None else p.unit,
             apartment=None if is_gw or p is None else p.apartment,
             resident_id=None if is_gw or p is None else p.resident_id,
