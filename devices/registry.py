@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from devices.tags import normalise_tags
 
 
 class Placement(BaseModel):
@@ -27,6 +29,11 @@ class Placement(BaseModel):
     resident_id: str | None = None
     # Free labels rules can scope on ("dementia", "night-watch"); never personal data.
     tags: tuple[str, ...] = ()
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        return normalise_tags(tags)
 
 
 class Registry(Protocol):

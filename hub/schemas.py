@@ -108,6 +108,7 @@ class PlacementOut(_Out):
     apartment: str | None = None
     room: str | None = None
     resident_id: str | None = None
+    tags: list[str] = []
 
 
 class DeviceOut(_Out):
@@ -126,7 +127,11 @@ class DeviceOut(_Out):
             None
             if p is None
             else PlacementOut(
-                unit=p.unit, apartment=p.apartment, room=p.room, resident_id=p.resident_id
+                unit=p.unit,
+                apartment=p.apartment,
+                room=p.room,
+                resident_id=p.resident_id,
+                tags=list(p.tags),
             )
         )
         return cls(

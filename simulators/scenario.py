@@ -59,6 +59,7 @@ from pydantic import (
 from devices.events import Ident
 from devices.localtime import TimeWindow, parse_time_of_day, wall_clock
 from devices.registry import Placement
+from devices.tags import Tags
 from simulators.scenario_checks import ALL_DEVICES, DAY_S, check
 from simulators.scenario_yaml import (
     Problem,
@@ -158,6 +159,7 @@ class Device(_Frozen):
     apartment: str | None = None
     room: str | None = None
     resident: Ident | None = None
+    tags: Tags = []  # what rules scope on; seeded into the placement
 
 
 class TimelineEntry(_Frozen):
@@ -427,6 +429,7 @@ class Scenario(_Frozen):
                 apartment=d.apartment,
                 room=d.room,
                 resident_id=d.resident,
+                tags=tuple(d.tags),
             )
             for d in self.devices
         ]

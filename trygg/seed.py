@@ -22,7 +22,12 @@ def seed_registry(store: Store, scenario: Scenario) -> int:
         store.upsert_device(Device(id=d.id, site=site, gateway=d.gateway, type=d.type))
         store.place(
             PlacementRecord(
-                device=d.id, unit=d.unit, apartment=d.apartment, room=d.room, resident_id=d.resident
+                device=d.id,
+                unit=d.unit,
+                apartment=d.apartment,
+                room=d.room,
+                resident_id=d.resident,
+                tags=tuple(d.tags),
             )
         )
     return len(scenario.devices)

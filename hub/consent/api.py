@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, BaseModel, Field
 
+from devices.tags import Tags
 from hub.auth import Principal, require
 from hub.consent import access as ca
 from hub.consent import notices, republish
@@ -299,6 +300,7 @@ class PlacementIn(BaseModel):
     apartment: str | None = None
     room: str | None = None
     resident_id: str | None = None
+    tags: Tags = []  # devices.tags: what rules scope on (scope: {tags: [exit]})
 
 
 @router.post("/placements", status_code=201, responses={409: {}, 404: {}})

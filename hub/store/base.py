@@ -16,6 +16,7 @@ from typing import Protocol
 
 from devices.events import EventBase
 from devices.registry import Placement
+from devices.tags import normalise_tags
 from hub.alerts import Alert, AlertState, Transition
 from hub.audit import AuditEntry, AuditRecord
 from hub.consent.records import BasisChange, Notice
@@ -75,6 +76,10 @@ class PlacementRecord:
     apartment: str | None = None
     room: str | None = None
     resident_id: str | None = None
+    tags: tuple[str, ...] = ()  # devices.tags: valid, sorted, de-duplicated on construction
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", normalise_tags(self.tags))
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,7 @@ def placement_of(view: DeviceView) -> Placement:
         apartment=where.apartment,
         room=where.room,
         resident_id=where.resident_id,
+        tags=where.tags,
     )
 
 

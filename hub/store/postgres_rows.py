@@ -219,7 +219,7 @@ UPSERT_DEVICE = (
 )
 SELECT_DEVICES = (
     "SELECT d.id, d.site, d.gateway, d.type, d.serial, d.last_seen, p.device, p.unit,"
-    " p.apartment, p.room, p.resident_id FROM devices AS d LEFT JOIN placements AS p"
+    " p.apartment, p.room, p.resident_id, p.tags FROM devices AS d LEFT JOIN placements AS p"
     ' ON p.device = d.id{where} ORDER BY d.id COLLATE "C"'
 )
 SELECT_RESIDENT = select_sql("residents", columns_of(Resident), " WHERE id = %s")
@@ -229,9 +229,19 @@ SELECT_ACCOUNTS = select_sql("staff", columns_of(Account), ' ORDER BY username C
 
 def device_view(row: Row) -> DeviceView:
     device = Device(*row[:5])
-    placement = PlacementRecord(*row[6:]) if row[6] is not None else None
+    placement: PlacementRecord | None = None
+    if row[6] is not None:  # LEFT JOIN: no placements row
+        placed, unit, apartment, room, resident_id = row[6:11]
+        tags = tuple(row[11])
+        placement = PlacementRecord(placed, unit, apartment, room, resident_id, tags)
     last_seen = utc(row[5]) if row[5] is not None else None
     return DeviceView(device, placement, last_seen)
+
+
+def placement_row(placement: PlacementRecord) -> Row:
+    values = {c: getattr(placement, c) for c in columns_of(PlacementRecord)}
+    values["tags"] = list(placement.tags)
+    return tuple(values.values())
 
 
 def account_row(account: Account) -> Row:

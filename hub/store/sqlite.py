@@ -207,7 +207,7 @@ class SqliteStore(SqliteConsentMixin, SqliteRoutingMixin):
         self._upsert(codec.UPSERT_DEVICE, (*astuple(device), device.id))
 
     def place(self, placement: PlacementRecord) -> None:
-        self._upsert(codec.UPSERT_PLACEMENT, astuple(placement))
+        self._upsert(codec.UPSERT_PLACEMENT, codec.placement_row(placement))
 
     def placements(self) -> list[Placement]:
         return [placement_of(view) for view in self.list_devices()]
