@@ -20,21 +20,21 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
+from devices.events import KINDS
 from devices.reading import Reading
 from gateway.config import BrokerConfig, GatewayConfig
 from gateway.service import Gateway
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password
+from hub.consent.records import BasisAction, BasisChange
 from hub.gateway_config import ConfigPublisher, GatewaySync, config_changed, run_gateway_sync
 from hub.service import Hub
 from hub.store.base import Account, Device, PlacementRecord, Resident, Role, Site, Unit
 from hub.store.sqlite import SqliteStore
+from rules.consent import NO_BASIS_KINDS, BasisKind, LegalBasis
 from simulators.emulate.z2m import Z2mBridge
 
-from devices.events import KINDS
 from gwhelpers import Collector
-from hub.consent.records import BasisAction, BasisChange
-from rules.consent import NO_BASIS_KINDS, BasisKind, LegalBasis
 
 pytestmark = pytest.mark.mqtt
 
