@@ -296,13 +296,15 @@ def parse_state(raw: bytes | str) -> dict[str, Any]:
     return value
 
 
-def health(payload: Payload) -> dict[str, int]:
-    """Battery and link quality for the gateway's device health report."""
-    out: dict[str, int] = {}
+def health(payload: Payload) -> dict[str, int | bool]:
+    """Battery, battery-low flag and link quality for the gateway's device health report."""
+    out: dict[str, int | bool] = {}
     for key, name, hi in (("battery", "battery_pct", 100), ("linkquality", "link_quality", 255)):
         value = payload.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = max(0, min(hi, round(value)))
+    if isinstance(payload.get("battery_low"), bool):
+        out["battery_low"] = payload["battery_low"]
     return out
 
 

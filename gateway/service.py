@@ -22,6 +22,7 @@ import queue
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,14 @@ log = logging.getLogger("trygg.gateway")
 
 INBOX = 5_000
 BATCH = 500
+STATUS_SCHEMA = 1  # the status payload's version: docs/gateway.md "The status contract"
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("trygg")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def utcnow() -> datetime:
@@ -71,6 +80,8 @@ class Gateway:
                                  frozenset(cfg.fallback.kinds))
         self.skew = SkewProbe()
         self.accepted = 0
+        self._version = software_version()
+        self._started_at = clock().isoformat()
         self._warned = False
         self._stop = threading.Event()
         self._fallback_lock = threading.Lock()
@@ -292,10 +303,15 @@ class Gateway:
     def status(self, online: bool = True) -> bytes:
         p = self.pipeline
         return conf.dump({
+            "schema": STATUS_SCHEMA,
             "online": online,
             "ts": self.clock().isoformat(),
             "site": self.cfg.site,
             "gateway": self.cfg.gateway,
+            "software": {"name": "trygg-gateway", "version": self._version},
+            "heartbeat_s": self.cfg.heartbeat_s,
+            "started_at": self._started_at,
+            "config_version": self.hub_config.version if self.hub_config else None,
             "next_seq": self.seq,
             "accepted": self.accepted,
             "outbox": {"queued": self.outbox.count, "bytes": self.outbox.bytes,

@@ -146,3 +146,6 @@ def test_health_fields() -> None:
     assert catalogue.health({"battery": 101.4, "linkquality": 57, "contact": True}) == {
         "battery_pct": 100, "link_quality": 57}
     assert catalogue.health({"battery": True}) == {}
+    assert catalogue.health({"battery_low": True, "battery": 9}) == {
+        "battery_pct": 9, "battery_low": True}
+    assert catalogue.health({"battery_low": "yes"}) == {}  # not a boolean: not reported
