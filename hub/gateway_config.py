@@ -93,7 +93,7 @@ class GatewaySync:
         self.on_connected: Callable[[], None] | None = None  # set by ConfigPublisher
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(0.5, 30)
+        self.client.reconnect_delay_set(1, 30)
         self.host, self.port = host, port
 
     def start(self) -> None:
@@ -113,7 +113,7 @@ class GatewaySync:
         self.client.publish(config_topic(site, gateway), json.dumps(config), qos=1, retain=True)
 
     def _on_message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
-        reply = time_reply(message.payload, self.clock())
+        reply = time_reply(bytes(message.payload), self.clock())
         if reply is not None:
             topic = message.topic.rsplit("/", 1)[0]  # .../time/request -> .../time
             client.publish(topic, reply, qos=0)
