@@ -188,3 +188,52 @@ def test_publisher_sends_only_what_changed_and_empties_a_gateway_left_without_de
 
 def test_the_hook_is_safe_without_a_running_publisher() -> None:
     config_changed()  # nothing registered: nothing happens, nothing raised
+
+
+class _FakeSyncClock(_Recorder):
+    """What ConfigPublisher.run needs of a GatewaySync, recording instead of publishing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_connected: Callable[[], None] | None = None
+
+    def clock(self) -> datetime:
+        return datetime.now(UTC)
+
+
+async def test_publisher_follows_the_hook_and_a_write_from_another_process() -> None:
+    from hub.store.base import DeviceView
+
+    views = [DeviceView(Device("d1", "s", "gw-a", "MCCGQ11LM"), None)]
+    rec = _FakeSyncClock()
+
+    async def load() -> tuple[list[DeviceView], list[LegalBasis], dict[str, str]]:
+        return list(views), [], {}
+
+    # 1. The hook: with the reconcile an hour away, only config_changed() can wake it.
+    stop = asyncio.Event()
+    pub = ConfigPublisher(rec, load, reconcile_s=3600)  # type: ignore[arg-type]
+    task = asyncio.create_task(pub.run(stop))
+    await until(lambda: len(rec.sent) == 1, 5, "published at start")
+    views.append(DeviceView(Device("d2", "s", "gw-a", "MCCGQ11LM"), None))
+    config_changed()
+    await until(lambda: len(rec.sent) == 2, 5, "republished on the hook")
+    assert rec.on_connected is not None
+    rec.on_connected()  # a reconnect: everything again, even unchanged
+    await until(lambda: len(rec.sent) == 3, 5, "republished on reconnect")
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    config_changed()  # a stopped publisher is no longer registered
+    await asyncio.sleep(0.1)
+    assert len(rec.sent) == 3
+
+    # 2. A write the hook never hears of (another process): the periodic reconcile.
+    rec2, stop2 = _FakeSyncClock(), asyncio.Event()
+    task2 = asyncio.create_task(ConfigPublisher(rec2, load, reconcile_s=0.2).run(stop2))  # type: ignore[arg-type]
+    await until(lambda: len(rec2.sent) == 1, 5, "published at start")
+    views.append(DeviceView(Device("d3", "s", "gw-a", "MCCGQ11LM"), None))
+    await until(lambda: len(rec2.sent) == 2, 5, "republished by the reconcile")
+    await asyncio.sleep(0.5)
+    assert len(rec2.sent) == 2  # and only on a change
+    stop2.set()
+    await asyncio.wait_for(task2, 5)
