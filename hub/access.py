@@ -37,6 +37,10 @@ class Principal:
     site: str | None = None
     units: tuple[str, ...] = ()
     expires_at: datetime | None = None
+    # Residents opened to this caller by break-the-glass right now (set per request
+    # by hub.auth from hub.consent.access.BreakGlass): their alerts are visible as if
+    # they lived in one of the caller's units, on the caller's own site only.
+    opened: frozenset[str] = frozenset()
 
 
 UNIT_SCOPED: frozenset[Role] = frozenset({Role.NATTEVAKT, Role.STAFF, Role.LEADER})
@@ -70,8 +74,22 @@ def can_see_alert(principal: Principal, alert: Alert) -> bool:
     if role in (Role.NATTEVAKT, Role.STAFF) and alert.category not in _CARE_CATEGORIES:
         return False
     if role in UNIT_SCOPED:
-        return _in_units(principal, alert.site, alert.unit)
+        return _in_units(principal, alert.site, alert.unit) or _opened(principal, alert)
     return False
+
+
+def _opened(principal: Principal, alert: Alert) -> bool:
+    """Opened by break-the-glass: the resident, and on the caller's own site."""
+    return (
+        alert.resident_id is not None
+        and alert.resident_id in principal.opened
+        and (principal.site is None or alert.site == principal.site)
+    )
+
+
+def opened_by_glass(principal: Principal, alert: Alert) -> bool:
+    """Visible only because of a break-the-glass grant (the audit log names the reason)."""
+    return _opened(principal, alert) and not _in_units(principal, alert.site, alert.unit)
 
 
 def can_command(principal: Principal, alert: Alert, command: Command) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol, TypeVar
@@ -47,8 +47,9 @@ from hub.auth import (
     verify_unknown_user,
 )
 from hub.consent import api as consent_api
+from hub.consent import locate_api
 from hub.consent.access import BreakGlass
-from hub.consent.auditing import audit as audit_read
+from hub.consent.auditing import audit_reads, audit_reads_app, glass_now, residents_of_devices
 from hub.errors import IllegalTransition, NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
@@ -249,14 +250,20 @@ async def login(
 async def list_alerts(
     principal: AlertViewer,
     hub: HubDep,
+    request: Request,
     state: Annotated[list[AlertState | Literal["open"]] | None, Query()] = None,
     site: str | None = None,
     category: Annotated[list[Category] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AlertOut]:
     categories = tuple(category) if category else None
-    alerts = await _visible_alerts(hub, principal, _states(state), site, categories)
-    return [AlertOut.of(a) for a in alerts[:limit]]
+    alerts = (await _visible_alerts(hub, principal, _states(state), site, categories))[:limit]
+    await audit_reads(request, principal, "alert.list", _alert_rows(alerts), "alert list")
+    return [AlertOut.of(a) for a in alerts]
+
+
+def _alert_rows(alerts: Iterable[Alert]) -> list[tuple[str | None, str | None]]:
+    return [(a.resident_id, a.id) for a in alerts]
 
 
 @router.get(
@@ -271,18 +278,31 @@ async def stream_alerts(
 ) -> EventSourceResponse:
     """``snapshot`` (the visible open alerts), then one ``alert`` per change;
     a new ``snapshot`` when this listener fell behind; ``expired`` at token expiry."""
-    events = _alert_stream(hub, principal, request.app.state.clock)
+    async def audit(alerts: list[Alert]) -> None:
+        await audit_reads_app(request.app, principal, "alert.stream", _alert_rows(alerts),
+                              "alert board")  # fmt: skip
+
+    events = _alert_stream(hub, principal, request.app.state.clock, audit, glass_now(request.app))
     return EventSourceResponse(events, ping=PING_SECONDS)
 
 
 async def _alert_stream(
-    hub: HubPort, principal: Principal, clock: Callable[[], datetime]
+    hub: HubPort,
+    principal: Principal,
+    clock: Callable[[], datetime],
+    audit: Callable[[list[Alert]], Awaitable[None]] | None = None,
+    refresh: Callable[[Principal], Principal] | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
+    """``refresh`` brings the principal's break-the-glass grants up to date (they last an
+    hour; a stream may last a shift)."""
     while True:
         # Subscribe before reading the snapshot, so no change falls between them.
         async with hub.feed.subscribe() as queue:
+            principal = refresh(principal) if refresh is not None else principal
             alerts = _visible(principal, hub.open_alerts(), AlertFilter(states=OPEN_STATES))
             snapshot = _SNAPSHOT.dump_json([AlertOut.of(a) for a in alerts]).decode()
+            if audit is not None:
+                await audit(alerts)
             yield ServerSentEvent(data=snapshot, event="snapshot")
             while True:
                 try:
@@ -292,7 +312,10 @@ async def _alert_stream(
                     return
                 if alert is None:  # fell behind and was dropped: subscribe again
                     break
+                principal = refresh(principal) if refresh is not None else principal
                 if access.can_see_alert(principal, alert):
+                    if audit is not None:
+                        await audit([alert])
                     yield ServerSentEvent(data=AlertOut.of(alert).model_dump_json(), event="alert")
 
 
@@ -309,7 +332,8 @@ async def get_alert(
     alert = await _visible_alert(hub, principal, alert_id)
     with_name = access.may_see_resident_name(principal.role)
     events, transitions, name = await hub.run_store(_alert_context, hub.store, alert, with_name)
-    await audit_read(request, principal, "alert.read", alert.resident_id, alert.id, None)
+    await audit_reads(request, principal, "alert.read", [(alert.resident_id, alert.id)],
+                      "alert detail")  # fmt: skip
     return AlertDetailOut(
         **AlertOut.of(alert).model_dump(),
         events=[EventOut.of(e) for e in events],
@@ -323,6 +347,7 @@ async def _command(
     principal: Principal,
     alert_id: str,
     command: Command,
+    request: Request,
     body: ResolveIn | None = None,
 ) -> AlertOut:
     alert = await _visible_alert(hub, principal, alert_id)
@@ -330,6 +355,8 @@ async def _command(
         raise HTTPException(403, f"role {principal.role} may not {command} this alert")
     outcome, note = (body.outcome, body.note) if body else (None, None)
     updated = await hub.command(alert_id, command, principal.username, outcome=outcome, note=note)
+    await audit_reads(request, principal, f"alert.{command}", [(alert.resident_id, alert.id)],
+                      "alert handling")  # fmt: skip
     return AlertOut.of(updated)
 
 
@@ -341,35 +368,41 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/alerts/{alert_id}/accept", responses=_COMMAND_ERRORS)
-async def accept_alert(alert_id: str, principal: AlertActor, hub: HubDep) -> AlertOut:
-    return await _command(hub, principal, alert_id, Command.ACCEPT)
+async def accept_alert(
+    alert_id: str, principal: AlertActor, hub: HubDep, request: Request
+) -> AlertOut:
+    return await _command(hub, principal, alert_id, Command.ACCEPT, request)
 
 
 @router.post("/alerts/{alert_id}/on-site", responses=_COMMAND_ERRORS)
-async def on_site(alert_id: str, principal: AlertActor, hub: HubDep) -> AlertOut:
-    return await _command(hub, principal, alert_id, Command.ON_SITE)
+async def on_site(alert_id: str, principal: AlertActor, hub: HubDep, request: Request) -> AlertOut:
+    return await _command(hub, principal, alert_id, Command.ON_SITE, request)
 
 
 @router.post("/alerts/{alert_id}/resolve", responses=_COMMAND_ERRORS)
 async def resolve_alert(
-    alert_id: str, body: ResolveIn, principal: AlertActor, hub: HubDep
+    alert_id: str, body: ResolveIn, principal: AlertActor, hub: HubDep, request: Request
 ) -> AlertOut:
-    return await _command(hub, principal, alert_id, Command.RESOLVE, body)
+    return await _command(hub, principal, alert_id, Command.RESOLVE, request, body)
 
 
 @router.get("/devices")
 async def list_devices(
     principal: Annotated[Principal, Depends(require(*access.DEVICE_READERS))],
     hub: HubDep,
+    request: Request,
     site: str | None = None,
 ) -> list[DeviceOut]:
     views = await hub.run_store(hub.store.list_devices, site or access.site_scope(principal))
-    return [
-        DeviceOut.of(v)
+    shown = [
+        v
         for v in views
         if (site is None or v.device.site == site)
         and access.can_see_device(principal, v.device.site, _unit(v))
     ]
+    rows = [(v.placement.resident_id if v.placement else None, v.device.id) for v in shown]
+    await audit_reads(request, principal, "device.list", rows, "device list")
+    return [DeviceOut.of(v) for v in shown]
 
 
 def _unit(view: DeviceView) -> str | None:
@@ -380,6 +413,7 @@ def _unit(view: DeviceView) -> str | None:
 async def list_events(
     principal: Annotated[Principal, Depends(require(*access.EVENT_READERS))],
     hub: HubDep,
+    request: Request,
     q: Annotated[EventQuery, Query()],
 ) -> EventPageOut:
     flt = access.scope_events(principal, q.to_filter())
@@ -387,6 +421,9 @@ async def list_events(
         return EventPageOut(items=[], next_cursor=None)
     kinds = access.kinds_to_keep(principal.role, flt)
     rows, next_cursor = await hub.run_store(page_events, hub.store, flt, kinds)
+    residents = residents_of_devices(hub, {r.event.device for r in rows})
+    read = [(residents[r.event.device], r.event.id) for r in rows]
+    await audit_reads(request, principal, "event.list", read, "event list")
     return EventPageOut(items=[StoredEventOut.of_stored(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -432,6 +469,8 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     app.state.break_glass = BreakGlass()
     app.state.login_throttle = LoginThrottle()
     app.include_router(consent_api.router)
+    consent_api.mount_pages(app)
+    app.include_router(locate_api.router)
     app.include_router(audit_api.router)
     app.add_exception_handler(IllegalTransition, _conflict)
     app.add_exception_handler(NotFound, _not_found)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from hub.audit import AuditRecord, verify
 from hub.auth import Principal, require
 from hub.consent import access as ca
-from hub.consent.auditing import audit, hub_of, now_of
+from hub.consent.auditing import audit, audit_reads, hub_of, now_of
 from hub.store.base import Role
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -75,7 +75,7 @@ async def break_glass(
         raise HTTPException(404, "no such resident")
     until = now_of(request) + BREAK_GLASS_FOR
     await audit(request, principal, "break_glass", resident_id, None, body.reason)
-    request.app.state.break_glass.grant(principal.username, resident_id, until)
+    request.app.state.break_glass.grant(principal.username, resident_id, until, body.reason)
     return {"resident_id": resident_id, "until": until.isoformat()}
 
 
@@ -95,7 +95,10 @@ async def break_glass_log(request: Request, principal: GlassViewer) -> list[dict
 
     rows = await hub.run_store(read)
     scope = None if principal.role in (Role.ADMIN, Role.AUDITOR) else principal.site
-    return [record_out(r) for r, site in rows if scope is None or site == scope]
+    shown = [r for r, site in rows if scope is None or site == scope]
+    read_rows = [(r.entry.resident_id, str(r.seq)) for r in shown]
+    await audit_reads(request, principal, "break_glass.review", read_rows, "break-the-glass review")
+    return [record_out(r) for r in shown]
 
 
 @router.get("/audit/verify")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated
@@ -152,6 +152,11 @@ def _principal(request: Request, token: str | None, roles: frozenset[Role]) -> P
         raise unauthorized("invalid or expired token")
     if principal.role not in roles:
         raise HTTPException(403, f"role {principal.role} may not use this route")
+    glass = getattr(state, "break_glass", None)  # hub.consent.access.BreakGlass
+    if glass is not None:
+        opened: frozenset[str] = glass.open_for(principal.username, state.clock())
+        if opened:
+            principal = replace(principal, opened=opened)
     return principal
 
 

@@ -125,7 +125,7 @@ def publish_all(sync: GatewaySync, devices: list[DeviceView], bases: list[LegalB
     gateways = sorted({(v.device.site, v.device.gateway) for v in devices})
     for site, gateway in gateways:
         sync.publish_config(site, gateway, build_config(site, gateway, devices, bases, now,
-                                                        version=int(now.timestamp()),
+                                                        version=int(now.timestamp() * 1000),
                                                         timezone=timezone))
     return len(gateways)
 

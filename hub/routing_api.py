@@ -32,6 +32,7 @@ from hub.alerts import Alert, AlertState, Command
 from hub.api import AlertActor, AlertViewer, HubDep, _visible_alert
 from hub.auth import Principal, require
 from hub.channels.router import Router
+from hub.consent.auditing import audit_reads
 from hub.routing import stats as stats_core
 from hub.routing.roster import Shift, ShiftLog
 from hub.schemas import AlertOut
@@ -224,18 +225,22 @@ async def _commandable(hub: Any, principal: Principal, alert_id: str, command: C
 
 
 @router.post("/alerts/{alert_id}/reject")
-async def reject(alert_id: str, principal: AlertActor, hub: HubDep, routing: RouterDep) -> AlertOut:
+async def reject(
+    alert_id: str, principal: AlertActor, hub: HubDep, routing: RouterDep, request: Request
+) -> AlertOut:
     """'Busy': the next escalation step runs at once, without you."""
     alert = await _commandable(hub, principal, alert_id, Command.ACCEPT)
     if alert.state not in (AlertState.RAISED, AlertState.NOTIFIED):
         raise HTTPException(409, f"alert {alert_id} is {alert.state}: cannot reject")
     routing.reject(alert_id, principal.username)
+    await audit_reads(request, principal, "alert.reject", [(alert.resident_id, alert.id)],
+                      "alert handling")  # fmt: skip
     return AlertOut.of(alert)
 
 
 @router.post("/alerts/{alert_id}/on-my-way")
 async def on_my_way(
-    alert_id: str, principal: AlertActor, hub: HubDep, routing: RouterDep
+    alert_id: str, principal: AlertActor, hub: HubDep, routing: RouterDep, request: Request
 ) -> AlertOut:
     alert = await _commandable(hub, principal, alert_id, Command.ACCEPT)
     if alert.state in (AlertState.RAISED, AlertState.NOTIFIED):
@@ -243,13 +248,19 @@ async def on_my_way(
     elif alert.accepted_by != principal.username:
         raise HTTPException(409, f"alert {alert_id} is taken by {alert.accepted_by}")
     routing.on_my_way(alert_id, principal.username)
+    await audit_reads(request, principal, "alert.on_my_way", [(alert.resident_id, alert.id)],
+                      "alert handling")  # fmt: skip
     return AlertOut.of(alert)
 
 
 @router.get("/alerts/{alert_id}/routing")
-async def routing_log(alert_id: str, principal: AlertViewer, hub: HubDep) -> list[RoutingOut]:
-    await _visible_alert(hub, principal, alert_id)
+async def routing_log(
+    alert_id: str, principal: AlertViewer, hub: HubDep, request: Request
+) -> list[RoutingOut]:
+    alert = await _visible_alert(hub, principal, alert_id)
     records = await hub.run_store(hub.store.routing_log, alert_id)
+    await audit_reads(request, principal, "alert.routing.read", [(alert.resident_id, alert.id)],
+                      "routing log")  # fmt: skip
     return [RoutingOut(**{**asdict(r), "kind": str(r.kind)}) for r in records]
 
 
@@ -274,6 +285,7 @@ def _stats_reads(
 async def get_stats(
     principal: Annotated[Principal, Depends(require(*access.ALERT_READERS))],
     hub: HubDep,
+    request: Request,
     since: datetime | None = None,
     until: datetime | None = None,
     site: str | None = None,
@@ -298,6 +310,9 @@ async def get_stats(
             rates[key] = rate
     if not (resident and access.may_see_resident_name(principal.role)):
         body["false_alarms"].pop("resident", None)
+    else:  # per-resident rates are health data about each resident named
+        rows = [(r, None) for r in body["false_alarms"].get("resident", {})]
+        await audit_reads(request, principal, "stats.resident.read", rows, "statistics")
     body["since"] = since
     body["until"] = until
     return body

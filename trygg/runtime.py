@@ -21,6 +21,7 @@ from hub import routing_api
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password, verify_password
 from hub.channels.setup import start_routing
+from hub.consent import republish as consent_republish
 from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
 from hub.gateway_config import GatewaySync, run_gateway_sync
@@ -140,6 +141,8 @@ async def running_hub(
     tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
     app = create_app(hub, tokens, utcnow)
     routing_api.install(app, routing.router)
+    sync = gateway_sync(settings)
+    consent_republish.install(app, consent_republish.publisher_for(sync, store, utcnow))
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -153,7 +156,7 @@ async def running_hub(
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
         asyncio.create_task(
-            run_gateway_sync(gateway_sync(settings), stop, lambda: hub.run_store(
+            run_gateway_sync(sync, stop, lambda: hub.run_store(
                 lambda: (store.list_devices(), store.list_bases(), store.site_zones())))
         ),
         asyncio.create_task(maintain_daily(hub, stop)),

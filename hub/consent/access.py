@@ -38,23 +38,37 @@ def in_scope(principal: Principal, resident: Resident) -> bool:
 
 
 class BreakGlass:
-    """Grants from break-the-glass: (username, resident) -> until when. In memory on purpose:
-    a grant is short (an hour), and every grant is also in the audit log for the leader."""
+    """Grants from break-the-glass: (username, resident) -> (until when, the stated reason).
+    In memory on purpose: a grant is short (an hour), and every grant is also in the audit
+    log for the leader. ``hub.auth`` puts the open residents on each request's principal,
+    so alert lists, details, commands and the stream honour a grant like the consent routes.
+    """
 
     def __init__(self) -> None:
-        self._grants: dict[tuple[str, str], datetime] = {}
+        self._grants: dict[tuple[str, str], tuple[datetime, str]] = {}
 
-    def grant(self, username: str, resident_id: str, until: datetime) -> None:
-        self._grants[(username, resident_id)] = until
+    def grant(self, username: str, resident_id: str, until: datetime, reason: str = "") -> None:
+        self._grants[(username, resident_id)] = (until, reason)
 
     def active(self, username: str, resident_id: str, now: datetime) -> bool:
-        until = self._grants.get((username, resident_id))
-        if until is None:
-            return False
-        if now >= until:
+        return self.reason(username, resident_id, now) is not None
+
+    def reason(self, username: str, resident_id: str, now: datetime) -> str | None:
+        """The stated reason of a grant in force, or None."""
+        found = self._grants.get((username, resident_id))
+        if found is None:
+            return None
+        if now >= found[0]:
             del self._grants[(username, resident_id)]
-            return False
-        return True
+            return None
+        return found[1]
+
+    def open_for(self, username: str, now: datetime) -> frozenset[str]:
+        """The residents opened to ``username`` now (expired grants are dropped)."""
+        if not self._grants:
+            return frozenset()
+        mine = [r for (u, r) in list(self._grants) if u == username]
+        return frozenset(r for r in mine if self.active(username, r, now))
 
 
 def may_read(principal: Principal, resident: Resident, glass: BreakGlass, now: datetime) -> bool:

@@ -11,22 +11,30 @@ plain-language page a resident or guardian can read. Every read and write is aud
 | GET  /api/v1/consent/notices                   | NOTICE_READERS (own site)           |
 | POST /api/v1/consent/notices/acknowledge       | NOTICE_READERS                      |
 | POST /api/v1/placements                        | PLACERS; 409 without a covering basis |
+| GET  /consent/                                 | anyone (the page logs in with the API) |
+
+After every change to a basis the hub reloads its consent gate and republishes the
+affected gateways' configs (``hub.consent.republish``), so a withdrawal reaches the
+gateway's own filter at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from importlib import resources
 from typing import Annotated, Any, Literal
 
 import uuid6
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, BaseModel, Field
 
 from hub.auth import Principal, require
 from hub.consent import access as ca
-from hub.consent.auditing import audit, hub_of, now_of
+from hub.consent import notices, republish
+from hub.consent.auditing import audit, audit_reads, hub_of, now_of
 from hub.consent.devices import placement_problem
 from hub.consent.plain import monitoring_html, monitoring_summary
 from hub.consent.records import BasisAction, BasisChange, Notice, NoticeKind
@@ -102,6 +110,8 @@ async def _save(
     reload = getattr(hub, "reload_consent", None)
     if reload is not None:
         await reload()
+    await republish.bases_changed(request, basis.resident_id)
+    await hub.run_store(notices.send_due, hub.store, now)  # a notice due now shows at once
     return basis_to_json(basis)
 
 
@@ -228,9 +238,11 @@ async def withdraw_basis(
     return await _save(request, principal, new, BasisAction.WITHDRAW, body.reason)
 
 
-def _notice_out(n: Notice) -> dict[str, Any]:
+def _notice_out(n: Notice, basis: LegalBasis | None) -> dict[str, Any]:
     return {
         "basis_id": n.basis_id,
+        "resident_id": basis.resident_id if basis else None,
+        "measure": basis.measure if basis else None,
         "kind": str(n.kind),
         "due_at": n.due_at.isoformat(),
         "role": n.role,
@@ -242,10 +254,22 @@ def _notice_out(n: Notice) -> dict[str, Any]:
 
 @router.get("/consent/notices")
 async def list_notices(request: Request, principal: NoticeReader) -> list[dict[str, Any]]:
+    """The notices for the caller's role (admin: all) on its site, with the resident and
+    measure they are about, so the board's banner can link to the basis."""
     hub = hub_of(request)
-    notices = await hub.run_store(hub.store.list_notices, principal.site)
-    mine = [n for n in notices if principal.role == "admin" or n.role == principal.role]
-    return [_notice_out(n) for n in mine]
+    store = hub.store
+
+    def read() -> list[tuple[Notice, LegalBasis | None]]:
+        out = []
+        for n in store.list_notices(principal.site):
+            if principal.role == "admin" or n.role == principal.role:
+                out.append((n, store.get_basis(n.basis_id)))
+        return out
+
+    mine = await hub.run_store(read)
+    rows = [(b.resident_id if b else None, n.basis_id) for n, b in mine]
+    await audit_reads(request, principal, "notice.list", rows, "notice before expiry or review")
+    return [_notice_out(n, b) for n, b in mine]
 
 
 @router.post("/consent/notices/acknowledge")
@@ -314,3 +338,9 @@ async def place_device(
     if reload is not None:
         await reload()
     return body.model_dump()
+
+
+def mount_pages(app: FastAPI) -> None:
+    """The consent pages at /consent/ (static; every datum comes through the API above)."""
+    folder = resources.files("hub") / "web" / "consent"
+    app.mount("/consent", StaticFiles(directory=str(folder), html=True), name="consent")

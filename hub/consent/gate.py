@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter
 from devices.events import EventBase
 from devices.localtime import DEFAULT_ZONE, zone
 from devices.registry import Placement
+from hub.consent.locate import LocateRequests
 from rules.consent import LegalBasis, Verdict, check, index_bases
 
 log = logging.getLogger("trygg.consent")
@@ -39,6 +40,8 @@ class ConsentGate:
         self._index: dict[tuple[str, str], tuple[LegalBasis, ...]] = {}
         self._zones: dict[str, ZoneInfo] = {}
         self._default = zone(DEFAULT_ZONE)
+        # Open locate requests (API) that hold GPS positions from retention (jobs).
+        self.locates = LocateRequests()
 
     def load(self, bases: Iterable[LegalBasis], zones: Mapping[str, str]) -> None:
         """Swap in a new set of bases (after any change to the registry); atomic for readers."""

@@ -29,7 +29,8 @@ async def run_jobs(
         try:
             await hub.reload_consent()
             await hub.run_store(notices.send_due, hub.store, now)
-            result = await hub.run_store(retention.run, hub.store, settings, now)
+            locating = hub.consent.locates.residents_open(now)
+            result = await hub.run_store(retention.run, hub.store, settings, now, locating)
             log.info(
                 "retention pass",
                 extra={

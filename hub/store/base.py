@@ -207,6 +207,17 @@ class RetentionCutoffs:
     events_before: datetime  # raw events of every kind
     gps_before: datetime  # gps.position not behind an open alert
     alerts_before: datetime  # closed alerts (and their transitions) last changed before
+    # Stricter per-basis retention: events of these kinds from this device, older than this.
+    per_device: tuple[DeviceCutoff, ...] = ()
+    # Devices whose gps.position events an open locate request holds (gps_before spares them).
+    gps_held: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCutoff:
+    device: str
+    kinds: frozenset[str]
+    before: datetime
 
 
 @dataclass(frozen=True, slots=True)

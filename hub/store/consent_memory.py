@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from devices.events import EventBase
 from hub.alerts import Alert, Transition
 from hub.audit import AuditEntry, AuditRecord, link
 from hub.consent.records import BasisChange, Notice
@@ -127,9 +128,13 @@ class MemoryConsentMixin:
             if event.id in held:
                 kept.append(stored)
                 continue
-            if event.ts < events_before:
+            if event.ts < events_before or _stricter(cutoffs, event):
                 gone_events += 1
-            elif event.kind == "gps.position" and event.ts < gps_before:
+            elif (
+                event.kind == "gps.position"
+                and event.ts < gps_before
+                and event.device not in cutoffs.gps_held
+            ):
                 gone_gps += 1
             else:
                 kept.append(stored)
@@ -147,3 +152,10 @@ class MemoryConsentMixin:
             for event_id in [e for e, a in self._alert_by_event.items() if a in dropped]:
                 del self._alert_by_event[event_id]
         return RetentionResult(events=gone_events, gps_positions=gone_gps, alerts=len(old))
+
+
+def _stricter(cutoffs: RetentionCutoffs, event: EventBase) -> bool:
+    return any(
+        c.device == event.device and event.kind in c.kinds and event.ts < utc(c.before)
+        for c in cutoffs.per_device
+    )

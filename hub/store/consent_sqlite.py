@@ -189,9 +189,20 @@ class SqliteConsentMixin:
                 f"DELETE FROM events WHERE ts < ? AND {held}",
                 (to_micros(cutoffs.events_before), *_OPEN),
             ).rowcount
+            for c in cutoffs.per_device:  # stricter per-basis retention
+                kinds = sorted(c.kinds)
+                marks = ", ".join("?" for _ in kinds)
+                events += conn.execute(
+                    f"DELETE FROM events WHERE device = ? AND kind IN ({marks}) AND ts < ?"
+                    f" AND {held}",
+                    (c.device, *kinds, to_micros(c.before), *_OPEN),
+                ).rowcount
+            spared = sorted(cutoffs.gps_held)  # an open locate request holds these
+            not_spared = f" AND device NOT IN ({', '.join('?' for _ in spared)})" if spared else ""
             gps = conn.execute(
-                f"DELETE FROM events WHERE kind = 'gps.position' AND ts < ? AND {held}",
-                (to_micros(cutoffs.gps_before), *_OPEN),
+                f"DELETE FROM events WHERE kind = 'gps.position' AND ts < ?{not_spared}"
+                f" AND {held}",
+                (to_micros(cutoffs.gps_before), *spared, *_OPEN),
             ).rowcount
             old = (
                 f"SELECT id FROM alerts WHERE state NOT IN ({_OPEN_IN}) AND updated_at < ?"

@@ -189,9 +189,16 @@ class PostgresConsentMixin:
                 f"DELETE FROM events WHERE ts < %s AND {held}",
                 (utc(cutoffs.events_before), _OPEN),
             ).rowcount
+            for c in cutoffs.per_device:  # stricter per-basis retention
+                events += conn.execute(
+                    f"DELETE FROM events WHERE device = %s AND kind = ANY(%s) AND ts < %s"
+                    f" AND {held}",
+                    (c.device, sorted(c.kinds), utc(c.before), _OPEN),
+                ).rowcount
             gps = conn.execute(
-                f"DELETE FROM events WHERE kind = 'gps.position' AND ts < %s AND {held}",
-                (utc(cutoffs.gps_before), _OPEN),
+                "DELETE FROM events WHERE kind = 'gps.position' AND ts < %s"
+                f" AND NOT (device = ANY(%s)) AND {held}",
+                (utc(cutoffs.gps_before), sorted(cutoffs.gps_held), _OPEN),
             ).rowcount
             params = (_OPEN, utc(cutoffs.alerts_before))
             conn.execute(f"DELETE FROM alert_transitions WHERE alert_id IN ({old})", params)

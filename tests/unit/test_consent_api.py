@@ -209,7 +209,9 @@ async def test_plain_language_page_access_log_and_break_the_glass(env: Env) -> N
         ("kari", "monitoring.read"),
         ("ola", "break_glass"),
         ("ola", "basis.list"),
+        ("lisa", "break_glass.review"),
     ]
+    assert entries[3]["why"] == f"break-the-glass: {reason}"
     assert (await c.get("/api/v1/residents/res-A/access-log", headers=env.auth("kari"))).status_code == 403
     r = await c.get("/api/v1/audit/verify", headers=env.auth("revisor"))
     assert r.json()["ok"] is True and r.json()["rows"] >= 5

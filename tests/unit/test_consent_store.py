@@ -19,6 +19,7 @@ from hub.consent.records import BasisAction, BasisChange, Notice, NoticeKind
 from hub.errors import StoreError
 from hub.store.base import (
     Device,
+    DeviceCutoff,
     PlacementRecord,
     Resident,
     RetentionCutoffs,
@@ -155,6 +156,38 @@ def test_retention(store: Store) -> None:
     assert store.get_alert("old") is None
     assert store.get_alert("new") is not None and store.get_alert("open") is not None
     assert store.transitions("old") == []
+
+
+def _device_event(device: str, kind: str, ts: datetime) -> EventBase:
+    data = {"lat": 59.9, "lon": 10.7, "accuracy_m": 5.0} if kind == "gps.position" else None
+    return make_event(id=str(uuid6.uuid7()), site="site-1", gateway="gw-1", device=device,
+                      kind=kind, ts=ts, seq=1, data=data)  # fmt: skip
+
+
+def test_retention_per_device_cutoffs_and_held_gps(store: Store) -> None:
+    """Stricter per-basis cutoffs delete only their device's kinds; a locate request's
+    devices keep their GPS positions; an open alert still holds what it holds."""
+    day_old_door = _device_event("dev-1", "door.opened", T0 - timedelta(days=2))
+    day_old_fall = _device_event("dev-1", "fall.detected", T0 - timedelta(days=2))
+    held_by_alert = _device_event("dev-1", "door.opened", T0 - timedelta(days=3))
+    other_door = _device_event("dev-2", "door.opened", T0 - timedelta(days=2))
+    located = _device_event("dev-1", "gps.position", T0 - timedelta(hours=3))
+    not_located = _device_event("dev-2", "gps.position", T0 - timedelta(hours=3))
+    events = [day_old_door, day_old_fall, held_by_alert, other_door, located, not_located]
+    store.append_events([(e, e.ts) for e in events])
+    store.save_alert(alert(id="open", event_ids=(held_by_alert.id,), state=AlertState.ACCEPTED))
+    result = store.purge(
+        RetentionCutoffs(
+            events_before=T0 - timedelta(days=30),
+            gps_before=T0 - timedelta(hours=1),
+            alerts_before=T0 - timedelta(days=3650),
+            per_device=(DeviceCutoff("dev-1", frozenset({"door.opened"}), T0 - timedelta(days=1)),),
+            gps_held=frozenset({"dev-1"}),
+        )
+    )
+    assert (result.events, result.gps_positions) == (1, 1)
+    left = {e.id for e in store.get_events([e.id for e in events])}
+    assert left == {day_old_fall.id, held_by_alert.id, other_door.id, located.id}
 
 
 def test_sqlite_refuses_audit_edits_and_verify_catches_file_edits(tmp_path: Path) -> None:

@@ -62,6 +62,9 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/audit/break-glass"): {R.ADMIN, R.LEADER, R.AUDITOR},
     ("GET", "/api/v1/audit/verify"): {R.ADMIN, R.AUDITOR},
     ("POST", "/api/v1/placements"): {R.ADMIN, R.TEKNIKER},
+    ("POST", "/api/v1/residents/{resident_id}/locate"): CARE,
+    ("GET", "/api/v1/residents/{resident_id}/locate"): CARE,
+    ("POST", "/api/v1/locate/{request_id}/close"): CARE,
 }
 # FastAPI's own documentation routes carry no resident data.
 DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
