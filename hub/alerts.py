@@ -154,7 +154,7 @@ def transition(
 ) -> tuple[Alert, Transition]:
     target = TRANSITIONS.get((alert.state, command))
     if target is None:
-        raise IllegalTransition(alert.id, alert.state, command)
+        raise IllegalTransition(alert.id, alert.state, command, alert.accepted_by)
     if command is Command.RESOLVE and outcome is None:
         raise ValueError("resolving an alert needs an outcome")
     changes: dict[str, object] = {"state": target, "updated_at": now}

@@ -446,7 +446,9 @@ async def metrics(hub: HubDep) -> Response:
 
 
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+    # "accepted_by": who holds the alert, so a second accept knows whom it lost to.
+    held_by = getattr(exc, "held_by", None)
+    return JSONResponse({"detail": str(exc), "accepted_by": held_by}, status_code=409)
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:

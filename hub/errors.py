@@ -14,11 +14,16 @@ from devices.errors import TryggError
 
 
 class IllegalTransition(TryggError):
-    def __init__(self, alert_id: str, state: str, command: str) -> None:
-        super().__init__(f"alert {alert_id} is {state}: cannot {command}")
+    def __init__(
+        self, alert_id: str, state: str, command: str, held_by: str | None = None
+    ) -> None:
+        # Who holds the alert: a second accept is told who has it (a staff username).
+        taken = f" (taken by {held_by})" if held_by else ""
+        super().__init__(f"alert {alert_id} is {state}{taken}: cannot {command}")
         self.alert_id = alert_id
         self.state = state
         self.command = command
+        self.held_by = held_by
 
 
 class NotFound(TryggError):

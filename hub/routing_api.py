@@ -34,7 +34,8 @@ from hub.auth import Principal, require
 from hub.channels.router import Router
 from hub.consent.auditing import audit_reads
 from hub.routing import stats as stats_core
-from hub.routing.roster import Shift, ShiftLog
+from hub.routing.logon import LogonRefused, shift_entry
+from hub.routing.roster import Shift
 from hub.schemas import AlertOut
 from hub.store.base import AlertFilter, Role
 
@@ -181,14 +182,20 @@ async def on_duty(
 async def _log(
     principal: Principal, hub: Any, routing: Router, on: bool, units: list[str] | None
 ) -> OnDutyOut | None:
-    if principal.site is None:
-        raise HTTPException(409, "your account has no site to be on duty at")
-    chosen = tuple(units if units is not None else principal.units)
-    if on and not chosen:
-        raise HTTPException(422, "no units to log on to")
-    if any(u not in principal.units for u in chosen):
-        raise HTTPException(403, "you may log on only to your own units")
-    entry = ShiftLog(principal.username, principal.site, on, routing._clock(), chosen)
+    try:
+        entry = shift_entry(
+            principal.username,
+            str(principal.role),
+            principal.site,
+            principal.units,
+            principal.site or "",
+            on,
+            units,
+            routing.now(),
+        )
+    except LogonRefused as exc:
+        status = {"site": 409, "no_units": 422}.get(exc.why, 403)
+        raise HTTPException(status, exc.reason) from exc
     await hub.run_store(hub.store.log_shift, entry)
     await routing.reload_roster()
     mine = routing.on_duty().get(principal.username)

@@ -369,7 +369,7 @@ class Hub:
                 "priority": str(alert.priority),
                 "site": alert.site,
                 "unit": alert.unit,
-                "event_id": alert.event_ids[0],
+                "event_id": alert.event_ids[0] if alert.event_ids else None,
             },
         )
         if len(self.feed):
@@ -377,6 +377,13 @@ class Hub:
             return self._notify(alert.id, "board") or written
         self._dispatch(alert)  # notified once a channel confirms delivery
         return written
+
+    def raise_alert(self, make: Callable[[str, datetime], tuple[Alert, Transition]]) -> Alert:
+        """Raise an alert that no event raised (e.g. nobody on duty): ``make(id, now)``."""
+        now = self._clock()
+        alert, record = make(self._new_id(), now)
+        self._on_raised(alert, record, now)
+        return alert
 
     def delivered(self, alert: Alert, channel: str) -> None:
         """A channel confirms it has the alert (e.g. the broker acked it)."""

@@ -29,7 +29,7 @@ register_gateway(app)
 register_gateway_bench(bench_app)
 app.add_typer(mqtt_app, name="mqtt")
 cli_audit.register(app)
-cli_routing.register(bench_app)
+cli_routing.register(bench_app, app)
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -88,7 +88,9 @@ def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
     """Run the hub against a broker (settings from TRYGG_* environment variables)."""
     from rich.markup import escape
 
+    from hub.channels.setup import check_routing
     from hub.errors import ConfigError
+    from hub.routing.config import RoutingInvalid
     from hub.ruleset import load_pack
     from hub.settings import HubSettings
     from rules.loader import RulesInvalid
@@ -103,7 +105,8 @@ def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
             refuse_default_credentials(store, settings)
         ensure_admin(store, settings)
         load_pack(settings.rules)  # every rule problem as file:line: reason, before starting
-    except (ConfigError, RulesInvalid) as exc:
+        check_routing()  # the same for TRYGG_ROUTING
+    except (ConfigError, RulesInvalid, RoutingInvalid) as exc:
         err.print(f"[red]{escape(str(exc))}[/]")
         store.close()
         raise typer.Exit(2) from exc

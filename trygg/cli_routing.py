@@ -1,4 +1,4 @@
-"""``trygg bench notify``: registered on the bench group by ``trygg.cli``."""
+"""``trygg routing check`` and ``trygg bench notify``: registered by ``trygg.cli``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,32 @@ from typing import Annotated
 
 import typer
 
+routing_app = typer.Typer(help="Routing policy: escalation chains.", no_args_is_help=True)
 
-def register(bench_app: typer.Typer) -> None:
+
+@routing_app.command("check")
+def check(
+    path: Annotated[Path, typer.Argument(help="a routing file (TRYGG_ROUTING)")],
+) -> None:
+    """Check a routing file; every problem as file:line: path: reason, exit 1 if any."""
+    from hub.channels.setup import load_policies
+    from hub.routing.config import RoutingInvalid
+
+    try:
+        policies = load_policies(path)
+    except RoutingInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        typer.echo(f"{len(exc.problems)} problem(s)", err=True)
+        raise typer.Exit(1) from exc
+    chains = len({id(p.chain) for p in policies})
+    typer.echo(f"ok: {len(policies)} policies, {chains} chains in {path}")
+
+
+def register(bench_app: typer.Typer, app: typer.Typer | None = None) -> None:
+    if app is not None:
+        app.add_typer(routing_app, name="routing")
+
     @bench_app.command("notify")
     def bench_notify(
         rate: Annotated[float, typer.Option(help="background events/s")] = 500.0,

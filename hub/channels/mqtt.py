@@ -28,6 +28,7 @@ from hub.channels.base import ChannelDown, Message, with_retries
 log = logging.getLogger("trygg.channels.mqtt")
 
 RECEIPTS = "trygg/v1/+/staff/+/receipts"
+SHIFTS = "trygg/v1/+/staff/+/shift"  # log on/off from the handheld
 
 
 def notify_topic(site: str, staff_id: str) -> str:
@@ -56,6 +57,40 @@ class Receipt:
     status: str
 
 
+def shift_state_topic(site: str, staff_id: str) -> str:
+    """Where the hub answers a log on/off: the handheld's duty state, retained."""
+    return f"trygg/v1/{site}/staff/{staff_id}/shift/state"
+
+
+class ShiftIn(BaseModel):
+    """A handheld logging on (to ``units``, default: all of the account's) or off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["logon", "logoff"]
+    units: list[str] | None = Field(default=None, max_length=32)
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftRequest:
+    site: str
+    staff_id: str
+    on: bool
+    units: tuple[str, ...] | None
+
+
+def parse_shift(topic: str, payload: bytes) -> ShiftRequest | None:
+    parts = topic.split("/")
+    if len(parts) != 6 or parts[:2] != ["trygg", "v1"] or parts[3:6:2] != ["staff", "shift"]:
+        return None
+    try:
+        body = ShiftIn.model_validate_json(payload)
+    except ValidationError:
+        return None
+    units = tuple(body.units) if body.units is not None else None
+    return ShiftRequest(parts[2], parts[4], body.action == "logon", units)
+
+
 def parse_receipt(topic: str, payload: bytes) -> Receipt | None:
     parts = topic.split("/")
     if len(parts) != 6 or parts[:2] != ["trygg", "v1"] or parts[3:6:2] != ["staff", "receipts"]:
@@ -82,6 +117,7 @@ class MqttHandheldChannel:
         attempts: int = 3,
         first_delay: float = 0.5,
         publish_timeout: float = 5.0,
+        on_shift: Callable[[ShiftRequest], None] | None = None,
     ) -> None:
         self._params = {
             "hostname": host,
@@ -93,6 +129,7 @@ class MqttHandheldChannel:
             "socket_options": ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         }
         self._on_receipt = on_receipt
+        self._on_shift = on_shift
         self._attempts = attempts
         self._first_delay = first_delay
         self._timeout = publish_timeout
@@ -118,6 +155,8 @@ class MqttHandheldChannel:
             try:
                 async with aiomqtt.Client(**self._params) as client:  # type: ignore[arg-type]
                     await client.subscribe(RECEIPTS, qos=1)
+                    if self._on_shift is not None:
+                        await client.subscribe(SHIFTS, qos=1)
                     self._client = client
                     self.connected.set()
                     delay = 0.2
@@ -146,8 +185,24 @@ class MqttHandheldChannel:
             if error is not None:
                 raise error
 
+    async def publish_state(self, site: str, staff_id: str, body: dict[str, object]) -> None:
+        """The handheld's duty state after a log on/off (retained: it sees it on reconnect)."""
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        topic = shift_state_topic(site, staff_id)
+
+        async def publish() -> None:
+            client = self._client
+            if client is None:
+                raise ChannelDown("not connected to the broker")
+            await client.publish(topic, payload, qos=1, retain=True, timeout=self._timeout)
+
+        await with_retries(publish, "mqtt", self._attempts, self._first_delay)
+
     async def _messages(self, client: aiomqtt.Client) -> None:
         async for msg in client.messages:
+            if self._on_shift is not None and str(msg.topic).endswith("/shift"):
+                self._shift(str(msg.topic), bytes(msg.payload))
+                continue
             receipt = parse_receipt(str(msg.topic), bytes(msg.payload))
             if receipt is None:
                 log.warning("bad receipt ignored", extra={"topic": str(msg.topic)})
@@ -156,3 +211,13 @@ class MqttHandheldChannel:
                 self._on_receipt(receipt)
             except Exception:
                 log.exception("receipt handler failed", extra={"alert_id": receipt.alert_id})
+
+    def _shift(self, topic: str, payload: bytes) -> None:
+        request = parse_shift(topic, payload)
+        if request is None or self._on_shift is None:
+            log.warning("bad shift message ignored", extra={"topic": topic})
+            return
+        try:
+            self._on_shift(request)
+        except Exception:
+            log.exception("shift handler failed", extra={"topic": topic})

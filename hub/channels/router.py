@@ -22,14 +22,15 @@ from devices.events import EventBase
 from devices.registry import Placement
 from hub.alerts import SYSTEM, Alert, AlertState, Command
 from hub.channels.base import Channel, ChannelDown, Message, MessageKind
+from hub.channels.gaps import GapWatch
 from hub.channels.metrics import RoutingMetrics
 from hub.errors import IllegalTransition, NotFound
-from hub.routing import engine, policy, roster
+from hub.routing import engine, policy, restore, roster
 from hub.routing.engine import Context, Escalation
 from hub.routing.log import RoutingKind, RoutingRecord
-from hub.routing.policy import RESPONSE_CENTRE, Policy
+from hub.routing.policy import Policy
 from hub.service import Hub
-from rules.decisions import Category, Priority
+from rules.decisions import Category
 
 log = logging.getLogger("trygg.routing")
 
@@ -56,7 +57,7 @@ class Router:
         self._escalations: dict[str, Escalation] = {}
         self._shifts: list[roster.Shift] = []
         self._logs: list[roster.ShiftLog] = []
-        self._uncovered: set[tuple[str, str]] = set()
+        self.gaps = GapWatch(self)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seen_states: dict[str, AlertState] = {}
@@ -66,7 +67,33 @@ class Router:
     async def start(self) -> None:
         await self.reload_roster()
         for alert in self.hub.open_alerts():
-            self._on_change(alert)
+            self.gaps.adopt(alert)
+            if not await self._resume(alert):
+                self._on_change(alert)
+
+    async def _resume(self, alert: Alert) -> bool:
+        """Carry on an escalation from the routing log (after a restart), not from step 1."""
+        chain = self._chain(alert)
+        if chain is None or alert.state not in (AlertState.RAISED, AlertState.NOTIFIED):
+            return False
+        records = await self.hub.run_store(self.hub.store.routing_log, alert.id)
+        esc = restore.restore(alert, chain, records)
+        if esc is None:
+            return False
+        self._escalations[alert.id] = esc
+        self._seen_states[alert.id] = alert.state
+        now = self._clock()
+        detail = f"step {esc.step}, {len(esc.recipients)} waiting"
+        self.record(
+            RoutingRecord(alert.id, now, RoutingKind.RESUMED, SYSTEM, step=esc.step, detail=detail)
+        )
+        log.info("escalation resumed", extra={"alert_id": alert.id, "step": esc.step})
+        return True
+
+    def _chain(self, alert: Alert) -> policy.Chain | None:
+        return policy.choose(
+            self.policies, alert.site, alert.unit, alert.category, alert.priority, alert.kind
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -111,6 +138,17 @@ class Router:
                 busy[alert.accepted_by] = busy.get(alert.accepted_by, 0) + 1
         return Context(duty, busy)
 
+    def now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def shifts(self) -> list[roster.Shift]:
+        return self._shifts
+
+    @property
+    def shift_log(self) -> list[roster.ShiftLog]:
+        return self._logs
+
     def on_duty(self, now: datetime | None = None) -> roster.Duty:
         return roster.on_duty(self._shifts, self._logs, now or self._clock())
 
@@ -133,7 +171,8 @@ class Router:
             return
         esc = engine.Escalation(**{**_fields(esc), "alert": alert})
         if alert.state is AlertState.ACCEPTED and alert.accepted_by and previous != alert.state:
-            self.metrics.observe(alert, "accept", now)
+            if alert.accepted_by != SYSTEM:  # the system closing a roster gap is no response
+                self.metrics.observe(alert, "accept", now)
             esc, effects = engine.accept(esc, alert.accepted_by)
         elif alert.state in (AlertState.ON_SITE, AlertState.RESOLVED, AlertState.CANCELLED):
             self.metrics.observe(alert, str(alert.state), now)
@@ -146,7 +185,7 @@ class Router:
         self._carry_out(esc, effects, now)
 
     def _start(self, alert: Alert, now: datetime) -> None:
-        chain = policy.choose(self.policies, alert.site, alert.unit, alert.category, alert.priority)
+        chain = self._chain(alert)
         if chain is None:
             return
         esc, effects = engine.start(alert, chain, self.context(now), now)
@@ -168,7 +207,7 @@ class Router:
                 and alert.category is not Category.TECHNICAL
                 and alert.state is not AlertState.ON_SITE
             ):
-                self._spawn(self._arrived(alert.id, staff))
+                self.spawn(self._arrived(alert.id, staff))
 
     async def _arrived(self, alert_id: str, staff: str) -> None:
         try:
@@ -185,52 +224,56 @@ class Router:
                 new, effects = engine.tick(esc, ctx, now)
                 self._escalations[alert_id] = new
                 self._carry_out(new, effects, now)
-        self._check_coverage(ctx, now)
-
-    def _check_coverage(self, ctx: Context, now: datetime) -> None:
-        """A unit on the roster with nobody on duty now is itself a critical alert."""
-        units = sorted({(s.site, u) for s in self._shifts for u in s.units})
-        gaps = set(roster.uncovered(units, ctx.duty))
-        for site, unit in sorted(gaps - self._uncovered):
-            log.error("nobody on duty", extra={"site": site, "unit": unit})
-            self._nobody(site, unit, None, now)
-        for site, unit in self._uncovered - gaps:
-            self.metrics.uncovered.labels(site, unit).set(0)
-        self._uncovered = gaps
+        self.gaps.check(ctx, now)
 
     def reject(self, alert_id: str, staff: str) -> None:
         esc = self._escalations.get(alert_id)
         if esc is None:
             raise NotFound(f"alert {alert_id} has no open escalation")
         now = self._clock()
-        self._record(RoutingRecord(alert_id, now, RoutingKind.REJECTED, staff))
+        self.record(RoutingRecord(alert_id, now, RoutingKind.REJECTED, staff))
         new, effects = engine.reject(esc, staff, self.context(now), now)
         self._escalations[alert_id] = new
         self._carry_out(new, effects, now)
         self._wake.set()
 
     def on_my_way(self, alert_id: str, staff: str) -> None:
-        self._record(RoutingRecord(alert_id, self._clock(), RoutingKind.ON_MY_WAY, staff))
+        self.record(RoutingRecord(alert_id, self._clock(), RoutingKind.ON_MY_WAY, staff))
 
-    async def accept(self, alert_id: str, staff: str) -> Alert | None:
-        """An accept from a handheld: the hub decides; a loser is told who won."""
+    async def accept(self, alert_id: str, staff: str, site: str | None = None) -> Alert | None:
+        """An accept from a handheld: the hub decides; a loser is told who won. An alert
+        that is no longer open is never taken (the hub refuses), only told about."""
         try:
             return await self.hub.command(alert_id, Command.ACCEPT, staff)
+        except NotFound:
+            log.warning("accept for an unknown alert ignored", extra={"alert_id": alert_id})
+            return None
         except IllegalTransition:
             esc = self._escalations.get(alert_id)
             alert = (
                 esc.alert if esc else await self.hub.run_store(self.hub.store.get_alert, alert_id)
             )
+            if site is not None and alert is not None and alert.site != site:
+                return None  # another site's alert: nothing to tell this handheld
             if alert is not None and alert.accepted_by and alert.accepted_by != staff:
                 now = self._clock()
                 self._carry_out(esc, [engine.Told(alert_id, staff, alert.accepted_by)], now, alert)
             return None
 
     def receipt(self, site: str, staff: str, alert_id: str, status: str) -> None:
-        """From the handheld: delivered/read are recorded; the buttons act."""
+        """From the handheld: delivered/read are recorded; the buttons act. Only on an
+        open alert of the topic's site: a handheld never acts on another site's alert."""
+        alert = next((a for a in self.hub.open_alerts() if a.id == alert_id), None)
+        acts = status in ("reject", "on_my_way") or (status == "accept" and alert is not None)
+        if acts and (alert is None or alert.site != site):
+            log.warning(
+                "handheld %s ignored: no open alert on its site", status,
+                extra={"alert_id": alert_id, "site": site},
+            )  # fmt: skip
+            return
         if status in ("delivered", "read"):
             now = self._clock()
-            self._record(
+            self.record(
                 RoutingRecord(
                     alert_id, now, RoutingKind.RECEIPT, staff, staff, "mqtt", detail=status
                 )
@@ -244,7 +287,7 @@ class Router:
         elif status == "on_my_way":
             self.on_my_way(alert_id, staff)
         else:
-            self._spawn(self.accept(alert_id, staff))
+            self.spawn(self.accept(alert_id, staff, site))
 
     # --- effects --------------------------------------------------------------------------
 
@@ -259,19 +302,10 @@ class Router:
         if alert is None:
             return
         for effect in effects:
+            record = restore.record_of(alert.id, effect, now)
+            if record is not None:
+                self.record(record)
             if isinstance(effect, engine.Notify):
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.NOTIFY,
-                        SYSTEM,
-                        effect.recipient,
-                        effect.channel,
-                        effect.step,
-                        effect.reason,
-                    )
-                )
                 msg = Message(
                     MessageKind.NOTIFY,
                     effect.recipient,
@@ -281,83 +315,34 @@ class Router:
                     step=effect.step,
                     reason=effect.reason,
                 )
-                self._deliver(effect.channel, msg, escalate=True)
+                self.deliver(effect.channel, msg, escalate=True)
             elif isinstance(effect, engine.Escalated):
                 self.metrics.escalations.labels(str(alert.category), str(alert.priority)).inc()
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.ESCALATED,
-                        SYSTEM,
-                        step=effect.to_step,
-                        detail=effect.reason,
-                    )
-                )
                 log.warning(
                     "alert escalated",
                     extra={"alert_id": alert.id, "step": effect.to_step, "reason": effect.reason},
                 )
             elif isinstance(effect, engine.Withdraw):
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.WITHDRAWN,
-                        SYSTEM,
-                        effect.recipient,
-                        effect.channel,
-                        detail=effect.by,
-                    )
-                )
                 msg = Message(
                     MessageKind.WITHDRAW, effect.recipient, alert.site, alert, now, by=effect.by
                 )
-                self._deliver(effect.channel, msg, escalate=False)
+                self.deliver(effect.channel, msg, escalate=False)
             elif isinstance(effect, engine.Told):
-                self._record(
-                    RoutingRecord(
-                        alert.id,
-                        now,
-                        RoutingKind.TOLD,
-                        SYSTEM,
-                        effect.recipient,
-                        "mqtt",
-                        detail=effect.by,
-                    )
-                )
                 msg = Message(
                     MessageKind.TOLD, effect.recipient, alert.site, alert, now, by=effect.by
                 )
-                self._deliver("mqtt", msg, escalate=False)
+                self.deliver("mqtt", msg, escalate=False)
             else:
-                self._nobody(effect.site, effect.unit, alert, now)
+                self.gaps.alert_in_gap(effect.site, effect.unit, alert, now)
 
-    def _nobody(self, site: str, unit: str | None, alert: Alert | None, now: datetime) -> None:
-        """Tell the escalation target (the response centre) and everyone on the site."""
-        if unit is not None:
-            self.metrics.uncovered.labels(site, unit).set(1)
-        self.metrics.nobody_on_duty.inc()
-        subject = alert or _roster_alert(site, unit, now)
-        self._record(
-            RoutingRecord(
-                subject.id, now, RoutingKind.NOBODY_ON_DUTY, SYSTEM, detail=f"{site}/{unit or '-'}"
-            )
-        )
-        recipients = [RESPONSE_CENTRE, *roster.on_site(self.on_duty(now), site)]
-        for who in recipients:
-            channel = "webhook" if who == RESPONSE_CENTRE else "mqtt"
-            msg = Message(MessageKind.NOBODY_ON_DUTY, who, site, subject, now, reason=unit)
-            self._deliver(channel, msg, escalate=False)
-
-    def _deliver(self, channel_name: str, message: Message, *, escalate: bool) -> None:
+    def deliver(self, channel_name: str, message: Message, *, escalate: bool) -> None:
         channel = self.channels.get(channel_name)
         if channel is None:
             log.error(
                 "no channel %s configured", channel_name, extra={"alert_id": message.alert.id}
             )
             self.metrics.failures.labels(channel_name).inc()
-            self._record(
+            self.record(
                 RoutingRecord(
                     message.alert.id,
                     self._clock(),
@@ -373,7 +358,7 @@ class Router:
                 # Not from inside this call: the next step may use the same missing channel.
                 asyncio.get_running_loop().call_soon(self._failed, message)
             return
-        self._spawn(self._send(channel, message, escalate))
+        self.spawn(self._send(channel, message, escalate))
 
     async def _send(self, channel: Channel, message: Message, escalate: bool) -> None:
         sent = asyncio.get_running_loop().time()
@@ -386,7 +371,7 @@ class Router:
                 extra={"alert_id": message.alert.id, "channel": channel.name},
             )
             self.metrics.failures.labels(channel.name).inc()
-            self._record(
+            self.record(
                 RoutingRecord(
                     message.alert.id,
                     self._clock(),
@@ -402,7 +387,7 @@ class Router:
                 self._failed(message)
             return
         self.metrics.delivery.labels(channel.name).observe(asyncio.get_running_loop().time() - sent)
-        self._record(
+        self.record(
             RoutingRecord(
                 message.alert.id,
                 self._clock(),
@@ -426,10 +411,10 @@ class Router:
         self._carry_out(new, effects, now)
         self._wake.set()
 
-    def _record(self, record: RoutingRecord) -> None:
-        self._spawn(self.hub.run_store(self.hub.store.append_routing, [record]))
+    def record(self, record: RoutingRecord) -> None:
+        self.spawn(self.hub.run_store(self.hub.store.append_routing, [record]))
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -440,26 +425,3 @@ class Router:
 
 def _fields(esc: Escalation) -> dict[str, Any]:
     return {name: getattr(esc, name) for name in esc.__dataclass_fields__}
-
-
-def _roster_alert(site: str, unit: str | None, now: datetime) -> Alert:
-    """The subject of a roster gap: not a hub alert (no device, no resident), a notice
-    with a stable id per unit and minute so the routing log can be read back."""
-    return Alert(
-        id=f"roster:{site}:{unit or '-'}:{now:%Y%m%dT%H%M}",
-        site=site,
-        unit=unit,
-        apartment=None,
-        resident_id=None,
-        device="roster",
-        kind="roster.nobody_on_duty",
-        category=Category.COLLEAGUE,
-        priority=Priority.CRITICAL,
-        rule="routing.nobody_on_duty",
-        message=f"Nobody on duty in {unit or site}",
-        state=AlertState.RAISED,
-        raised_at=now,
-        updated_at=now,
-        event_ts=now,
-        event_ids=(),
-    )

@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.channels.base import Channel
-from hub.channels.mqtt import MqttHandheldChannel, Receipt
+from hub.channels.mqtt import MqttHandheldChannel, Receipt, ShiftRequest
 from hub.channels.router import Router
+from hub.channels.shiftlink import answer_shift
 from hub.channels.webhook import WebhookChannel
+from hub.routing.config import RoutingInvalid, parse_routing
+from hub.routing.policy import Policy
 from hub.service import Hub
+from rules.loader import Problem
 
 log = logging.getLogger("trygg.routing")
 
@@ -27,6 +32,26 @@ class RoutingSettings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_attempts: int = 4
+    # TRYGG_ROUTING: a routing policy file (deploy/routing.example.yaml); built-ins without.
+    routing: Path | None = None
+
+
+def check_routing(settings: RoutingSettings | None = None) -> None:
+    """Load ``TRYGG_ROUTING`` once before the hub starts: :class:`RoutingInvalid` lists
+    every problem, so ``trygg hub`` can print them and exit instead of half-starting."""
+    settings = settings or RoutingSettings()
+    if settings.routing:
+        load_policies(settings.routing)
+
+
+def load_policies(path: Path) -> tuple[Policy, ...]:
+    """The policies of a routing file; :class:`RoutingInvalid` lists every problem, and
+    an unreadable file is one problem too (a hub must not start on the wrong policy)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoutingInvalid([Problem(str(path), None, "", f"cannot read: {exc}")]) from exc
+    return parse_routing(text, str(path))
 
 
 @dataclass
@@ -58,8 +83,17 @@ async def start_routing(
     def receipt(r: Receipt) -> None:
         router.receipt(r.site, r.staff_id, r.alert_id, r.status)
 
+    def shift(request: ShiftRequest) -> None:
+        router.spawn(answer_shift(router, handhelds, request))
+
     handhelds = MqttHandheldChannel(
-        mqtt_host, mqtt_port, client_id, receipt, username=username, password=password
+        mqtt_host,
+        mqtt_port,
+        client_id,
+        receipt,
+        username=username,
+        password=password,
+        on_shift=shift,
     )
     channels.append(handhelds)
     webhook = None
@@ -72,7 +106,13 @@ async def start_routing(
         channels.append(webhook)
     else:
         log.warning("no response-centre webhook configured (TRYGG_WEBHOOK_URL)")
-    router = Router(hub, channels)
+    policies = load_policies(settings.routing) if settings.routing else ()
+    if settings.routing:
+        log.info(
+            "routing policy loaded",
+            extra={"path": str(settings.routing), "policies": len(policies)},
+        )
+    router = Router(hub, channels, policies=policies)
     await router.start()
     hub.add_notifier(router)
     hub.event_listeners.append(router.on_event)

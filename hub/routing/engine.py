@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from hub.alerts import Alert
+from hub.routing.coverage import is_gap_alert
 from hub.routing.policy import RESPONSE_CENTRE, Chain, Step, Target
 from hub.routing.roster import Duty, in_unit, on_site
 
@@ -152,12 +153,22 @@ def start(
 ) -> tuple[Escalation, list[Effect]]:
     esc = Escalation(alert=alert, chain=chain, step=0, step_started=now, last_sent=now)
     effects: list[Effect] = []
-    if alert.unit is not None and not in_unit(ctx.duty, alert.site, alert.unit):
-        effects.append(NobodyOnDuty(alert.id, alert.site, alert.unit))
-    elif not on_site(ctx.duty, alert.site):
-        effects.append(NobodyOnDuty(alert.id, alert.site, None))
+    gap = _gap(alert, ctx)
+    if gap is not None:
+        effects.append(NobodyOnDuty(alert.id, *gap))
     esc, more = _enter(esc, 0, ctx, now, "first")
     return esc, effects + more
+
+
+def _gap(alert: Alert, ctx: Context) -> tuple[str, str | None] | None:
+    """The roster gap this alert falls into, if any (never for the gap alert itself)."""
+    if is_gap_alert(alert):
+        return None
+    if alert.unit is not None and not in_unit(ctx.duty, alert.site, alert.unit):
+        return alert.site, alert.unit
+    if not on_site(ctx.duty, alert.site):
+        return alert.site, None
+    return None
 
 
 def next_wake(esc: Escalation) -> datetime | None:

@@ -19,6 +19,7 @@ class RoutingKind(StrEnum):
     TOLD = "told"  # a later accept lost and was told who has the alert
     NOBODY_ON_DUTY = "nobody_on_duty"
     ON_MY_WAY = "on_my_way"
+    RESUMED = "resumed"  # a restarted hub carries on the escalation from this log
 
 
 @dataclass(frozen=True, slots=True)

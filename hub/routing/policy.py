@@ -57,18 +57,28 @@ class Policy:
     unit: str | None = None
     category: Category | None = None
     priority: Priority | None = None
+    kind: str | None = None  # the alert's kind, e.g. "roster.nobody_on_duty"
 
-    def matches(self, site: str, unit: str | None, category: Category, priority: Priority) -> bool:
+    def matches(
+        self,
+        site: str,
+        unit: str | None,
+        category: Category,
+        priority: Priority,
+        kind: str | None = None,
+    ) -> bool:
         return (
             (self.site is None or self.site == site)
             and (self.unit is None or self.unit == unit)
             and (self.category is None or self.category == category)
             and (self.priority is None or self.priority == priority)
+            and (self.kind is None or self.kind == kind)
         )
 
     @property
     def specificity(self) -> int:
-        return sum(x is not None for x in (self.site, self.unit, self.category, self.priority))
+        fields = (self.site, self.unit, self.category, self.priority, self.kind)
+        return sum(x is not None for x in fields)
 
 
 def _s(seconds: int) -> timedelta:
@@ -91,7 +101,17 @@ def _resident(first: int, renotify: int) -> Chain:
     )
 
 
+# Nobody on duty in a unit: straight to the escalation target (the response
+# centre), told again every five minutes until someone is on duty again (the
+# system then resolves it). The site's staff see it on the board, and the shell
+# sends each of them a ``nobody_on_duty`` message when the gap opens.
+NOBODY_CHAIN = Chain(
+    steps=(Step(T.RESPONSE_CENTRE, _s(300), WEBHOOK),),
+    renotify=_s(300),
+)
+
 DEFAULTS: tuple[Policy, ...] = (
+    Policy(NOBODY_CHAIN, category=Category.COLLEAGUE, kind="roster.nobody_on_duty"),
     Policy(_resident(60, 30), category=Category.RESIDENT, priority=Priority.CRITICAL),
     Policy(_resident(120, 60), category=Category.RESIDENT, priority=Priority.HIGH),
     Policy(_resident(300, 120), category=Category.RESIDENT),
@@ -113,12 +133,13 @@ def choose(
     unit: str | None,
     category: Category,
     priority: Priority,
+    kind: str | None = None,
 ) -> Chain | None:
     """The chain for an alert; None when nobody is to be woken (technical alerts)."""
     if category is Category.TECHNICAL:
         return None
     for candidates in (policies, DEFAULTS):
-        found = [p for p in candidates if p.matches(site, unit, category, priority)]
+        found = [p for p in candidates if p.matches(site, unit, category, priority, kind)]
         if found:
             # max() keeps the first of equals: earlier policies win ties.
             return max(found, key=lambda p: p.specificity).chain

@@ -4,160 +4,13 @@ Events go in through ``Hub.handle_message``; time is a settable clock."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Any
+from routing_env import SITE, Env, env
 
-import httpx
-import pytest
-from argon2 import PasswordHasher
-
-from devices.events import make_event
-from hub import routing_api
 from hub.alerts import AlertState
-from hub.api import create_app
-from hub.auth import TokenIssuer, hash_password
-from hub.channels.base import ChannelDown, Message, MessageKind
-from hub.channels.router import Router
+from hub.channels.base import MessageKind
 from hub.routing.log import RoutingKind
-from hub.routing.roster import Shift
-from hub.service import Hub
-from hub.store.base import Account, Device, PlacementRecord, Role, Site, Unit
-from hub.store.sqlite import SqliteStore
 
-from builders import NOW, event_id
-
-FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-SITE, GW = "site-1", "gw-1"
-TOPIC = f"trygg/v1/{SITE}/{GW}/events"
-NIGHT = [
-    Shift("n-kari", "kari", SITE, ("unit-A",), time(22), time(7), primary_for=("H1",)),
-    Shift("n-ola", "ola", SITE, ("unit-A",), time(22), time(7)),
-]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class FakeChannel:
-    name: str
-    down_for: set[str] = field(default_factory=set)
-    sent: list[Message] = field(default_factory=list)
-
-    async def deliver(self, message: Message) -> None:
-        if message.recipient in self.down_for:
-            raise ChannelDown(f"{message.recipient} unreachable")
-        self.sent.append(message)
-
-    def to(self, kind: MessageKind = MessageKind.NOTIFY) -> list[str]:
-        return [m.recipient for m in self.sent if m.kind is kind]
-
-
-@dataclass
-class Env:
-    hub: Hub
-    router: Router
-    store: SqliteStore
-    clock: Clock
-    mqtt: FakeChannel
-    webhook: FakeChannel
-    client: httpx.AsyncClient
-    tokens: TokenIssuer
-    seq: Iterator[int]
-
-    def auth(self, username: str) -> dict[str, str]:
-        account = self.store.get_account(username)
-        assert account is not None
-        return {"Authorization": f"Bearer {self.tokens.issue(account, self.clock())[0]}"}
-
-    async def send(self, kind: str, device: str, **data: Any) -> None:
-        n = next(self.seq)
-        ev = make_event(
-            id=event_id(n),
-            site=SITE,
-            gateway=GW,
-            device=device,
-            kind=kind,
-            ts=self.clock(),
-            seq=n,
-            data=data,
-        )
-        self.hub.handle_message(ev.model_dump_json().encode(), TOPIC)
-        await self.settle()
-
-    async def settle(self) -> None:
-        for _ in range(5):
-            await asyncio.sleep(0)
-            await self.hub.drain()
-            await self.router.drain()
-
-    async def advance(self, seconds: float) -> None:
-        self.clock.now += timedelta(seconds=seconds)
-        self.router.tick()
-        await self.settle()
-
-    def open_alert(self) -> str:
-        (alert,) = self.hub.open_alerts()
-        return alert.id
-
-
-def seed(store: SqliteStore) -> None:
-    store.upsert_site(Site(SITE, "Testheim"))
-    for unit in ("unit-A", "unit-B"):
-        store.upsert_unit(Unit(unit, SITE, unit))
-    for dev, unit, apt, kind in (
-        ("fall-1", "unit-A", "H1", "fall_sensor"),
-        ("tag-1", "unit-A", "H1", "door_tag"),
-        ("staff-1", "unit-A", None, "staff_alarm"),
-        ("fall-B", "unit-B", "B1", "fall_sensor"),
-    ):
-        store.upsert_device(Device(dev, SITE, GW, kind))
-        store.place(PlacementRecord(dev, unit, apt))
-    for name, role, units in (
-        ("kari", Role.NATTEVAKT, ("unit-A",)),
-        ("ola", Role.NATTEVAKT, ("unit-A",)),
-        ("lisa", Role.LEADER, ("unit-A", "unit-B")),
-        ("admin", Role.ADMIN, ()),
-    ):
-        pw = hash_password("x" * 12, hasher=FAST)
-        store.upsert_account(
-            Account(name, name, role, pw, None if role is Role.ADMIN else SITE, units)
-        )
-    for shift in NIGHT:
-        store.save_shift(shift)
-
-
-@pytest.fixture
-async def env() -> AsyncIterator[Env]:
-    store = SqliteStore(":memory:")
-    store.migrate()
-    seed(store)
-    clock = Clock(NOW)  # 03:30 Oslo
-    hub = Hub(store, clock=clock)
-    await hub.start()
-    mqtt, webhook = FakeChannel("mqtt"), FakeChannel("webhook")
-    router = Router(hub, [mqtt, webhook], clock=clock)
-    await router.start()
-    hub.add_notifier(router)
-    hub.event_listeners.append(router.on_event)
-    tokens = TokenIssuer(ttl=timedelta(hours=12))
-    app = create_app(hub, tokens, clock)
-    routing_api.install(app, router)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        yield Env(hub, router, store, clock, mqtt, webhook, client, tokens, itertools.count(1))
-    await router.drain()
-    await hub.stop()
-    store.close()
+__all__ = ["env"]
 
 
 async def test_a_fall_goes_to_the_primary_and_escalates_on_timeout(env: Env) -> None:
@@ -174,6 +27,8 @@ async def test_a_fall_goes_to_the_primary_and_escalates_on_timeout(env: Env) -> 
     # The second accept loses and is told who has it.
     r = await env.client.post(f"/api/v1/alerts/{alert_id}/accept", headers=env.auth("kari"))
     assert r.status_code == 409
+    assert r.json()["accepted_by"] == "ola" and "taken by ola" in r.json()["detail"]
+    assert "res-" not in r.text and "H1" not in r.text  # who holds it, nothing on the resident
     log = await env.client.get(f"/api/v1/alerts/{alert_id}/routing", headers=env.auth("ola"))
     kinds = [x["kind"] for x in log.json()]
     assert kinds.count("notify") == 3 and "escalated" in kinds and "withdrawn" in kinds
@@ -200,12 +55,6 @@ async def test_a_handheld_that_stays_down_escalates_to_the_next_step(env: Env) -
     assert [(x.recipient, x.step) for x in failed] == [("kari", 0), ("kari", 1)]
     esc = env.router.escalation(env.open_alert())
     assert esc is not None and esc.step == 1
-
-
-async def test_nobody_on_duty_tells_the_response_centre(env: Env) -> None:
-    await env.send("fall.detected", "fall-B")  # unit-B has nobody
-    assert env.webhook.to(MessageKind.NOBODY_ON_DUTY) == ["response_centre"]
-    assert env.mqtt.to() == ["kari", "ola"]  # the site's people, the step after
 
 
 async def test_a_colleague_alarm_goes_to_everyone_on_duty_at_once(env: Env) -> None:
@@ -325,6 +174,8 @@ async def test_handheld_receipts_and_buttons(env: Env) -> None:
     await env.settle()
     env.router.receipt(SITE, "ola", alert_id, "on_my_way")
     env.router.receipt(SITE, "ola", "no-such-alert", "reject")  # ignored, no crash
+    env.router.receipt(SITE, "ola", "no-such-alert", "accept")
+    assert await env.router.accept("no-such-alert", "ola") is None
     await env.settle()
     told = [m for m in env.mqtt.sent if m.kind is MessageKind.TOLD]
     assert [(m.recipient, m.by) for m in told] == [("kari", "ola")]
@@ -335,3 +186,16 @@ async def test_handheld_receipts_and_buttons(env: Env) -> None:
     assert (RoutingKind.ON_MY_WAY, "ola", None) in kinds
     stored = env.store.get_alert(alert_id)
     assert stored is not None and stored.accepted_by == "ola"
+
+
+async def test_a_handheld_never_acts_on_another_sites_alert(env: Env) -> None:
+    await env.send("fall.detected", "fall-1")
+    alert_id = env.open_alert()
+    for status in ("accept", "reject", "on_my_way"):
+        env.router.receipt("other-site", "kari", alert_id, status)
+    await env.settle()
+    stored = env.store.get_alert(alert_id)
+    assert stored is not None and stored.accepted_by is None
+    assert env.mqtt.to() == ["kari"]  # no reject ran the next step
+    kinds = {x.kind for x in env.store.routing_log(alert_id)}
+    assert RoutingKind.REJECTED not in kinds and RoutingKind.ON_MY_WAY not in kinds

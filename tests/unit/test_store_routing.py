@@ -75,3 +75,18 @@ def test_routing_log_keeps_order_per_alert(store: Store) -> None:
     store.append_routing([])
     assert store.routing_log("a1") == [a, c]
     assert store.routing_log("nope") == []
+
+
+def test_a_gap_alert_and_its_routing_log_read_back_for_a_restart(store: Store) -> None:
+    """What a restarted router reads: the gap alert (no events, no person) and the
+    routing log its escalation is restored from, on every backend."""
+    from hub.routing import coverage, engine, policy, restore
+
+    alert, record = coverage.gap_alert(("site-1", "unit-A"), "gap-1", T0)
+    store.save_alert(alert, record)
+    back = store.get_alert("gap-1")
+    assert back == alert and coverage.gap_of(back) == ("site-1", "unit-A")
+    esc, effects = engine.start(alert, policy.NOBODY_CHAIN, engine.Context({}), T0)
+    records = [r for e in effects if (r := restore.record_of(alert.id, e, T0)) is not None]
+    store.append_routing(records)
+    assert restore.restore(back, policy.NOBODY_CHAIN, store.routing_log("gap-1")) == esc

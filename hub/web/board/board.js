@@ -21,6 +21,7 @@
     const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     if (res.status === 401) { logout(); throw new Error("logg inn igjen"); }
     const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (res.status === 409 && data && data.accepted_by) throw new Error(`${data.accepted_by} har allerede tatt denne`);
     if (!res.ok) throw new Error((data && data.detail && String(data.detail)) || `HTTP ${res.status}`);
     return data;
   }
