@@ -1,6 +1,11 @@
 """What the hub does with a validated event's decisions: raise a new alert or
 add the event to one already open. Pure: open alerts, ids and ``now`` come in.
 
+An alert of a rule that may cancel it (``Raise.hold``) is *held*: kept from every
+channel until the rule releases it. The rule can cancel it only while it is held,
+so a cancelled alert has never reached staff, and an alert staff have seen is
+never withdrawn by a rule (the clearing event is only added to it).
+
 A re-sent event never raises twice (the caller drops duplicates by id first);
 a second press while an alert for the same rule and device is still open is
 added to that alert instead of waking a second person. Colleague alarms are
@@ -26,7 +31,7 @@ from hub.alerts import (
     raise_alert,
     transition,
 )
-from rules.decisions import Cancel, Decision, Raise, Resolve
+from rules.decisions import Cancel, Decision, Raise, Release, Resolve
 
 OpenKey = tuple[str, str]  # (rule, device)
 
@@ -51,11 +56,33 @@ class Changed:
     transition: Transition
 
 
-Effect = Raised | Attached | Changed
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A new alert kept from staff until its rule releases it (or cancels it)."""
 
-# A rule may cancel only what nobody has been sent for: once a channel has the alert
-# (``notified``) a person may be on the way, and the clearing event is only recorded.
-RULE_CANCELLABLE = (AlertState.RAISED,)
+    alert: Alert
+    transition: Transition
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """A held alert's hold is over: store it and show it to staff now."""
+
+    alert: Alert
+    transition: Transition
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    """A held alert the rule cancelled: stored as raised then cancelled, never shown."""
+
+    alert: Alert
+    held: Alert
+    raised: Transition
+    cancelled: Transition
+
+
+Effect = Raised | Attached | Changed | Held | Released | Withdrawn
 RULE_RESOLVABLE = (AlertState.ACCEPTED, AlertState.ON_SITE)
 
 
@@ -71,7 +98,11 @@ def apply(
     new_id: Callable[[], str],
     now: datetime,
     placement_of: Callable[[str], Placement | None] = lambda _device: None,
+    held: Mapping[OpenKey, Held] | None = None,
 ) -> list[Effect]:
+    """``held``: the alerts kept from staff, by (rule, device); the caller applies the
+    effects (a Held effect adds to it, Released and Withdrawn remove from it)."""
+    held = held or {}
     effects: list[Effect] = []
     for decision in decisions:
         if isinstance(decision, Raise):
@@ -82,8 +113,24 @@ def apply(
             if current is not None and current.is_open:
                 effects.append(Attached(attach_event(current, source, now), source.id))
                 continue
+            waiting = held.get(key) if decision.merge_open else None
+            if waiting is not None:
+                joined = attach_event(waiting.alert, source, now)
+                effects.append(Held(joined, waiting.transition))
+                continue
             alert, record = raise_alert(decision, source, where, new_id(), now)
-            effects.append(Raised(alert, record))
+            effects.append(Held(alert, record) if decision.hold else Raised(alert, record))
+        elif isinstance(decision, Release):
+            waiting = held.get((decision.rule, decision.device))
+            if waiting is not None:
+                effects.append(Released(waiting.alert, waiting.transition))
+        elif isinstance(decision, Cancel) and (decision.rule, decision.device) in held:
+            waiting = held[(decision.rule, decision.device)]
+            alert = attach_event(waiting.alert, event, now)
+            cancelled, record = transition(
+                alert, Command.CANCEL, SYSTEM, now, note=f"rule {decision.rule}: {decision.reason}"
+            )
+            effects.append(Withdrawn(cancelled, waiting.alert, waiting.transition, record))
         elif isinstance(decision, Cancel | Resolve):
             current = open_alerts.get((decision.rule, decision.device))
             if current is None or not current.is_open:
@@ -99,9 +146,8 @@ def apply(
 def _close(decision: Cancel | Resolve, alert: Alert, now: datetime) -> tuple[Alert, Transition] | None:
     note = f"rule {decision.rule}: {decision.reason}"
     if isinstance(decision, Cancel):
-        if alert.state not in RULE_CANCELLABLE:
-            return None
-        return transition(alert, Command.CANCEL, SYSTEM, now, note=note)
+        # Not held: it has been dispatched, someone may have seen it or be on the way.
+        return None
     if alert.state not in RULE_RESOLVABLE:
         return None
     return transition(

@@ -114,3 +114,25 @@ class Metrics:
             "trygg_store_up", "1 while the last store write succeeded", registry=r
         )
         self.store_up.set(1)
+        # --- the rule engine in the hub (issue 3); rule names are not personal data ---
+        self.alerts_suppressed = Counter(
+            "trygg_alerts_suppressed_total",
+            "Alerts a rule matched but did not raise, by rule and reason",
+            ["rule", "reason"],
+            registry=r,
+        )
+        self.alerts_withdrawn = Counter(
+            "trygg_alerts_withdrawn_total",
+            "Held alerts their rule cancelled before any channel had them, by rule",
+            ["rule"],
+            registry=r,
+        )
+        self.rule_reloads = Counter(
+            "trygg_rule_reloads_total", "Rule file reloads, by result (ok, failed)", ["result"],
+            registry=r,
+        )
+        self.events_flood_contained = Counter(
+            "trygg_events_flood_contained_total",
+            "Events stored but not evaluated because their device was flooding",
+            registry=r,
+        )

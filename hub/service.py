@@ -38,7 +38,8 @@ from hub.gateway_config import config_changed
 from hub.metrics import Metrics
 from hub.ruleset import RuleSet
 from hub.store.base import AlertFilter, Store
-from rules.decisions import Decision, Raise, Suppressed
+from rules.decisions import Decision, Raise, Release, Suppressed
+from rules.flood import FloodGuard, Verdict
 
 log = logging.getLogger("trygg.hub")
 
@@ -113,6 +114,8 @@ class Hub:
         self._new_id = new_id
         # The default pack unless told otherwise; a RuleSet also has timers and reload.
         self._rules: RuleFn = rules if rules is not None else RuleSet()
+        if (bind := getattr(self._rules, "bind_metrics", None)) is not None:
+            bind(self.metrics)  # rule reloads ok/failed
         self._rule_state: Any = {}
         self._rule_timer: asyncio.TimerHandle | None = None
         self._rule_wake: datetime | None = None
@@ -123,6 +126,10 @@ class Hub:
         self.event_listeners: list[Callable[[EventBase, Placement | None], None]] = []
         self._open: dict[str, Alert] = {}
         self._open_by_key: dict[decide.OpenKey, Alert] = {}
+        # Alerts a rule may still cancel: kept from every channel until released.
+        self._held: dict[decide.OpenKey, decide.Held] = {}
+        # A device sending far more than any sensor does is stored, not evaluated.
+        self.flood = FloodGuard()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._pending: list[_Pending] = []
         self._uncommitted: dict[str, _Pending] = {}
@@ -148,6 +155,14 @@ class Hub:
         ):
             self._remember(alert)
             self._seen.update(dict.fromkeys(alert.event_ids))
+        restore = getattr(self._rules, "restore", None)
+        if restore is not None:  # rule timers (a stove already on) survive a restart
+            try:
+                await self.run_store(restore, self.store, self.registry.placement, self._clock())
+            except Exception:  # a hub without its old timers beats a hub that will not start
+                self.metrics.rule_errors.inc()
+                log.exception("rule state not rebuilt: starting with no pending rule timers")
+            self.arm_rule_timer(force=True)
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="trygg-flush"),
             asyncio.create_task(self._alert_writer(), name="trygg-alert-writer"),
@@ -283,6 +298,13 @@ class Hub:
             self.metrics.events_unknown_device.inc()
         if event.ts - now > MAX_SKEW:
             self.metrics.clock_skew.inc()
+        verdict = self.flood.admit(event.device, event.ts)
+        if verdict is not Verdict.EVALUATE:
+            self.metrics.events_flood_contained.inc()
+            if verdict is Verdict.STARTED:
+                log.warning("device flooding", extra={"device": event.device})
+                self._apply([self.flood.alert(event.device)], event, placement, now, pending)
+            return
         self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
         for listener in self.event_listeners:
             listener(event, placement)
@@ -300,6 +322,7 @@ class Hub:
     ) -> None:
         for d in decisions:
             if isinstance(d, Suppressed):
+                self.metrics.alerts_suppressed.labels(d.rule, d.reason).inc()
                 log.info(
                     "alert suppressed",
                     extra={"rule": d.rule, "reason": d.reason, "event_id": event.id},
@@ -307,10 +330,12 @@ class Hub:
         written: asyncio.Future[None] | None = None
         for effect in decide.apply(
             decisions, event, placement, self._open_by_key, self._new_id, now,
-            self.registry.placement,
+            self.registry.placement, self._held,
         ):  # fmt: skip
             if isinstance(effect, decide.Raised):
                 written = self._on_raised(effect.alert, effect.transition, now)
+            elif isinstance(effect, decide.Held | decide.Released | decide.Withdrawn):
+                written = self._on_held(effect, now) or written
             else:
                 if isinstance(effect, decide.Changed):
                     log.info(
@@ -341,6 +366,16 @@ class Hub:
         delay = min(RULE_WAKE_MAX_S, max(0.0, (wake - self._clock()).total_seconds()))
         self._rule_timer = asyncio.get_running_loop().call_later(delay, self._on_rule_timer)
 
+    def next_rule_wake(self) -> datetime | None:
+        next_wake = getattr(self._rules, "next_wake", None)
+        return next_wake() if next_wake is not None else None
+
+    def tick_rules(self) -> None:
+        """Fire the rule timers due at the hub's clock (the asyncio timer calls this)."""
+        if self._rule_timer is not None:
+            self._rule_timer.cancel()
+        self._on_rule_timer()
+
     def _on_rule_timer(self) -> None:
         self._rule_timer = None
         now = self._clock()
@@ -349,12 +384,34 @@ class Hub:
                 source = d.event if isinstance(d, Raise) and d.event is not None else None
                 if source is not None:
                     self._apply([d], source, self.registry.placement(source.device), now, None)
+                elif isinstance(d, Release) and (held := self._held.get((d.rule, d.device))):
+                    self._on_held(decide.Released(held.alert, held.transition), now)
                 elif isinstance(d, Suppressed):
+                    self.metrics.alerts_suppressed.labels(d.rule, d.reason).inc()
                     log.info("alert suppressed", extra={"rule": d.rule, "reason": d.reason})
         except Exception:
             self.metrics.rule_errors.inc()
             log.exception("rule timer failed")
         self.arm_rule_timer()
+
+    def _on_held(
+        self, effect: decide.Held | decide.Released | decide.Withdrawn, now: datetime
+    ) -> asyncio.Future[None] | None:
+        """A held alert is in memory only: no channel, board or API sees it until released."""
+        alert = effect.alert
+        key = decide.open_key(alert)
+        if isinstance(effect, decide.Held):
+            if key not in self._held:
+                log.info("alert held", extra={"alert_id": alert.id, "rule": alert.rule})
+            self._held[key] = effect
+            return None
+        del self._held[key]
+        if isinstance(effect, decide.Released):
+            return self._on_raised(alert, effect.transition, now)
+        log.info("alert cancelled before dispatch", extra={"alert_id": alert.id, "rule": alert.rule})
+        self.metrics.alerts_withdrawn.labels(alert.rule).inc()
+        self._write_alert(effect.held, effect.raised)
+        return self._write_alert(alert, effect.cancelled)
 
     def _on_raised(self, alert: Alert, record: Transition, now: datetime) -> asyncio.Future[None]:
         self.metrics.alerts_raised.labels(alert.category, alert.priority).inc()

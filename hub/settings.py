@@ -41,6 +41,9 @@ class HubSettings(BaseSettings):
     demo: bool = False
     # Rule files, loaded together (JSON list: TRYGG_RULES='["site.yaml"]'); empty: the default pack.
     rules: list[Path] = Field(default_factory=list)
+    flood_limit: int = Field(
+        20, ge=0, description="events in 10 s (by their own time) that make a device flooding; 0: off"
+    )
     database_url: SecretStr | None = Field(
         None,
         description="PostgreSQL DSN (postgresql://user:pass@host:5432/db); unset: SQLite in data_dir",

@@ -45,12 +45,23 @@ class Raise(BaseModel):
     # A timer-driven raise (no stove.off for 20 min) names the event that started it;
     # None means the event being evaluated.
     event: EventBase | None = None
+    # A rule that may cancel this alert: the hub holds it back from every channel until
+    # the rule sends :class:`Release` (cancel is possible only while it is held).
+    hold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The hold of ``rule``'s alert on ``device`` is over: show it to staff now."""
+
+    rule: str
+    device: str
 
 
 @dataclass(frozen=True, slots=True)
 class Cancel:
-    """The condition behind the open alert of ``rule`` on ``device`` cleared: cancel it
-    if nobody has been sent yet (state ``raised``), otherwise only record the event."""
+    """The condition behind the alert of ``rule`` on ``device`` cleared: cancel it if it
+    is still held (nobody has seen it), otherwise only record the event on it."""
 
     rule: str
     device: str
@@ -75,4 +86,4 @@ class Suppressed:
     reason: str
 
 
-Decision = Raise | Cancel | Resolve | Suppressed
+Decision = Raise | Release | Cancel | Resolve | Suppressed

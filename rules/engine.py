@@ -15,7 +15,8 @@ State per rule mode (see :class:`rules.model.Mode`):
 
 - instant: ``[last_trigger, last_raise]``
 - count:   ``[times..., last_raise]`` as ``[tuple, last_raise]``
-- absent:  ``[start, deadline, anchor, raised, cleared_at, last_raise, placement]``
+- absent:  ``[start, deadline, anchor, raised, cleared_at, last_raise, placement, release]``
+  (``release``: when a held alert is shown to staff, see ``Rule.hold_s``)
 - expect:  ``[deadline, seen, anchor, last_raise, placement]``
 
 An *anchor* is the event a timer's alert will be about, kept as a slim tuple
@@ -31,13 +32,13 @@ from typing import Any
 
 from devices.events import EVENT_CLASSES, EventBase
 from devices.registry import Placement
-from rules.decisions import Cancel, Decision, Raise, Resolve, Suppressed
+from rules.decisions import Cancel, Decision, Raise, Release, Resolve, Suppressed
 from rules.model import ActionKind, Mode, Rule, RulePack
 
 STAFF_IN, STAFF_OUT = "presence.staff_in", "presence.staff_out"
 NEVER = float("-inf")
 # absent slot fields
-START, DEADLINE, ANCHOR, RAISED, CLEARED, LAST, PLACE = range(7)
+START, DEADLINE, ANCHOR, RAISED, CLEARED, LAST, PLACE, RELEASE = range(8)
 
 
 _LAST_RAISE = {Mode.INSTANT: 1, Mode.COUNT: 1, Mode.ABSENT: LAST, Mode.EXPECT: 3}
@@ -145,6 +146,8 @@ class Engine:
                         local_time = event.ts.astimezone(self._tz).time()
                     if not params.window.contains_time(local_time):
                         continue
+                if params.zones and getattr(event.data, "zone", None) not in params.zones:
+                    continue
                 if not rule.when(event, p):
                     continue
                 self._trigger(state, rule, params.within_s, params.count, key, event, p, ts, out)
@@ -182,6 +185,8 @@ class Engine:
             return False
         if self.pack.rules[timer[2]].mode is Mode.EXPECT:
             return bool(slot[0] == timer[0])
+        if slot[RELEASE] == timer[0]:
+            return True
         return slot[DEADLINE] == timer[0] and not slot[RAISED] and slot[CLEARED] is None
 
     def _push(self, state: State, due: float, rule: Rule, key: str) -> None:
@@ -199,11 +204,14 @@ class Engine:
             if rule.mode is Mode.EXPECT:
                 if slot[0] == due:
                     self._expect_due(state, rule, key, slot, due, out)
+            elif slot[RELEASE] == due:
+                slot[RELEASE] = None
+                out.append(Release(rule.name, slot[ANCHOR][3]))
             elif slot[DEADLINE] == due and not slot[RAISED] and slot[CLEARED] is None:
                 slot[RAISED] = True
                 anchor = from_anchor(slot[ANCHOR])
                 minutes = round(rule.params(key).within_s / 60)
-                self._raise(
+                raised = self._raise(
                     state,
                     rule,
                     slot,
@@ -215,6 +223,9 @@ class Engine:
                     minutes=minutes,
                     timer=True,
                 )
+                if raised and rule.hold_s:
+                    slot[RELEASE] = due + rule.hold_s
+                    self._push(state, slot[RELEASE], rule, key)
                 if not rule.cancel_on_clear:
                     del state.slots[(index, key)]
 
@@ -247,6 +258,8 @@ class Engine:
             slot[0] = ()
             self._act(state, rule, slot, 1, event, p, ts, out, count=count)
         elif mode is Mode.ABSENT:
+            if slot is not None and slot[RELEASE] is not None:
+                return  # its alert is held and about to be shown: that alert covers this
             if slot is not None and slot[START] is not None and not slot[RAISED]:
                 if slot[CLEARED] is None:
                     return  # already waiting: the first trigger sets the deadline
@@ -259,7 +272,7 @@ class Engine:
                     return
             last = slot[LAST] if slot is not None else NEVER
             deadline = ts + within_s
-            slots[skey] = [ts, deadline, anchor(event), False, None, last, p]
+            slots[skey] = [ts, deadline, anchor(event), False, None, last, p, None]
             self._push(state, deadline, rule, key)
 
     def _clear(
@@ -274,7 +287,7 @@ class Engine:
         if slot[RAISED]:
             out.append(Cancel(rule.name, slot[ANCHOR][3], f"{event.kind} at {event.ts:%H:%M:%S}"))
             if rule.cooldown_s:
-                slot[START] = slot[ANCHOR] = slot[PLACE] = None
+                slot[START] = slot[ANCHOR] = slot[PLACE] = slot[RELEASE] = None
             else:
                 del state.slots[(rule.index, key)]
             return
@@ -354,16 +367,16 @@ class Engine:
         self, state: State, rule: Rule, slot: list[Any], last: int, event: EventBase,
         p: Placement | None, ts: float, out: list[Decision], *,
         timer: bool = False, count: int = 1, minutes: int = 0, window: str = "",
-    ) -> None:  # fmt: skip
+    ) -> bool:  # fmt: skip
         apt = _apartment(event, p) if rule.suppress_with_staff else None
         if apt is not None:
             since = state.presence.get(apt)
             if since is not None and ts - since < self.pack.presence_max_s:
                 out.append(Suppressed(rule.name, event.device, "staff present"))
-                return
+                return False
         if rule.cooldown_s and ts - slot[last] < rule.cooldown_s:
             out.append(Suppressed(rule.name, event.device, "cool-down"))
-            return
+            return False
         slot[last] = ts
         out.append(
             Raise(
@@ -373,8 +386,10 @@ class Engine:
                 message=self._message(rule, event, p, count, minutes, window),
                 merge_open=rule.merge_open,
                 event=event if timer else None,
+                hold=timer and rule.hold_s > 0,
             )
         )
+        return True
 
     def _message(
         self, rule: Rule, e: EventBase, p: Placement | None, count: int, minutes: int, window: str

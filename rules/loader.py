@@ -24,15 +24,19 @@ _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 TOP_KEYS = {"version", "timezone", "staff_presence_max", "rules", "overrides"}
+DEFAULT_HOLD_S = 60.0
+ZONE_KINDS = frozenset({"geofence.enter", "geofence.exit"})
 RULE_KEYS = {
     "name", "need", "enabled", "scope", "when", "window", "count", "absent", "expect",
-    "debounce", "cooldown", "staff_present", "cancel_on_clear", "merge", "params",
+    "debounce", "cooldown", "staff_present", "cancel_on_clear", "hold", "merge", "params",
     "raise", "cancel", "resolve",
 }  # fmt: skip
 SCOPE_KEYS = {"sites", "units", "residents", "devices", "tags"}
 MESSAGE_FIELDS = {"where", "device", "kind", "site", "unit", "apartment", "room", "location",
                   "count", "minutes", "window"}  # fmt: skip
-PARAM_TYPES = {"enabled": "bool", "window": "window", "within": "duration", "count": "int"}
+PARAM_TYPES = {
+    "enabled": "bool", "window": "window", "within": "duration", "count": "int", "zones": "zones",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,13 @@ def _rule(f: _File, at: Path_, item: Any, index: int) -> Rule | None:
         f.bad((*at, "merge"), "true or false; colleague alarms are never merged")
     debounce = _opt_duration(f, (*at, "debounce"), item.get("debounce"))
     cooldown = _opt_duration(f, (*at, "cooldown"), item.get("cooldown"))
+    # A rule that may cancel its alert holds it back from staff for this long after the
+    # deadline; once it is dispatched the rule can no longer withdraw it.
+    hold = DEFAULT_HOLD_S if cancel_on_clear is True else 0.0
+    if "hold" in item:
+        if cancel_on_clear is not True:
+            f.bad((*at, "hold"), "only on a rule with cancel_on_clear: true")
+        hold = _opt_duration(f, (*at, "hold"), item.get("hold"))
     if len(f.problems) > before or when is None or params is None:
         return None
     return Rule(
@@ -261,6 +272,7 @@ def _rule(f: _File, at: Path_, item: Any, index: int) -> Rule | None:
         suppress_with_staff=suppress,
         debounce_s=debounce,
         cooldown_s=cooldown,
+        hold_s=hold,
         merge_open=merge,
     )
 
@@ -343,6 +355,10 @@ def _typed(f: _File, path: Path_, raw: Any, kind: str) -> Any:
             return raw
         if kind == "duration":
             return parse_duration(raw)
+        if kind == "zones":
+            if not isinstance(raw, list) or not all(isinstance(z, str) and z for z in raw):
+                raise ValueError(f"expected a list of zone names, got {raw!r}")
+            return frozenset(raw)
         return TimeWindow.parse(raw)
     except ValueError as exc:
         f.bad(path, str(exc))
@@ -446,6 +462,9 @@ def _overrides(f: _File, raw: Any, rules: Mapping[str, Rule], incomplete: bool) 
                     continue
                 if key == "count" and rule.mode is not Mode.COUNT:
                     f.bad((*at, name, key), "only count rules have 'count'")
+                    continue
+                if key == "zones" and not rule.kinds <= ZONE_KINDS:
+                    f.bad((*at, name, key), "only rules on geofence.enter/exit have 'zones'")
                     continue
                 typed = _typed(f, (*at, name, key), v, kind)
                 if typed is not None:

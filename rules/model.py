@@ -43,6 +43,8 @@ class Params:
     window: TimeWindow | None = None
     within_s: float = 0.0
     count: int = 1
+    # geofence rules: only these zones (the agreed area of this resident); empty: any zone
+    zones: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class Rule:
     suppress_with_staff: bool = False
     debounce_s: float = 0.0
     cooldown_s: float = 0.0
+    hold_s: float = 0.0  # cancel_on_clear: held back from staff this long after the deadline
     merge_open: bool = True
     scoped: bool = False  # scope narrows (precomputed: checked on every event)
 

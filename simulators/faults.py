@@ -91,8 +91,10 @@ def flap(
     toggles: int,
     period_s: float,
     kinds: tuple[str, str] = ("door.opened", "door.closed"),
+    data: dict[str, Any] | None = None,
 ) -> list[PlannedEvent]:
-    """A sensor that toggles between ``kinds`` every ``period_s`` seconds, ``toggles`` times."""
+    """A sensor that toggles between ``kinds`` every ``period_s`` seconds, ``toggles`` times
+    (``data`` on every event, e.g. ``{"door": "exit"}``)."""
     out = list(planned)
     for i in range(toggles):
         out = flood(
@@ -102,6 +104,7 @@ def flap(
             start=start + timedelta(seconds=i * period_s),
             count=1,
             every_s=period_s,
+            data=data,
         )
     return out
 

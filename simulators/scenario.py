@@ -289,6 +289,10 @@ class Scenario(_Frozen):
     routines: list[Routine] = []
     background: list[Background] = []
     expected_alerts: list[ExpectedAlert] = []
+    # The `overrides:` of a rule file (resident -> rule -> params) this scenario's hub
+    # needs on top of the default pack (e.g. the GPS geofence switched on for one
+    # resident); checked against the rules when an in-process run loads them.
+    rule_overrides: dict[str, dict[str, dict[str, Any]]] = {}
 
     @field_validator("timezone")
     @classmethod

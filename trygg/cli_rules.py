@@ -39,6 +39,29 @@ def check(
     typer.echo(f"ok: {len(pack.rules)} rules in {len(paths)} file(s)")
 
 
+@rules_app.command("scenario")
+def scenario_rules(
+    name: Annotated[str, typer.Argument(help="a shipped scenario or a scenario file")],
+) -> None:
+    """Print a scenario's rule overrides as a site rule file, for the hub `sim verify` plays
+    against: TRYGG_RULES='["rules/packs/default.yaml", "site.yaml"]' trygg hub."""
+    from simulators.scenario import load_scenario
+    from simulators.scenario_yaml import ScenarioError
+    from trygg.sim_inprocess import scenario_rule_file, scenario_rules
+
+    try:
+        scenario = load_scenario(name)
+    except (ScenarioError, OSError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    text = scenario_rule_file(scenario)
+    if text is None:
+        typer.echo(f"{scenario.name}: no rule overrides (the default pack is enough)", err=True)
+        return
+    scenario_rules(scenario)  # a RulesInvalid names what does not fit the default pack
+    typer.echo(text, nl=False)
+
+
 def _aware(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None

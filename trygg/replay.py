@@ -3,8 +3,9 @@
 Deterministic: events are taken in time order (ties keep file order), the clock
 is the event time, and timers due between two events fire before the second.
 Alerts are raised, joined and cancelled exactly as the hub's pure core does it
-(:mod:`hub.decide`), with no channel: nobody is notified, so a rule may cancel
-any alert it raised.
+(:mod:`hub.decide`), with no channel. An alert its rule may cancel is ``held``
+first (the hub keeps it from staff), then ``raised`` when the hold ends, or
+``cancelled`` if the condition cleared during the hold.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from devices.events import EventBase, parse_event
 from devices.registry import MemoryRegistry, Placement
 from hub import decide
 from hub.alerts import Alert
-from rules.decisions import Decision, Raise
+from rules.decisions import Decision, Raise, Release
 from rules.engine import Engine
 from rules.model import RulePack
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One thing the rules did: ``raised``, ``joined`` or ``cancelled``/``resolved``."""
+    """One thing the rules did: ``held``, ``raised``, ``joined``, ``cancelled``, ``resolved``."""
 
     at: datetime
     what: str
@@ -78,6 +79,7 @@ def replay(
     engine = Engine(pack)
     state = engine.initial_state()
     open_by_key: dict[decide.OpenKey, Alert] = {}
+    held: dict[decide.OpenKey, decide.Held] = {}
     counter = itertools.count(1)
     out: list[Line] = []
 
@@ -87,17 +89,23 @@ def replay(
     def apply(decisions: list[Decision], event: EventBase, now: datetime) -> None:
         for effect in decide.apply(
             decisions, event, registry.placement(event.device), open_by_key, new_id, now,
-            registry.placement,
+            registry.placement, held,
         ):  # fmt: skip
             alert = effect.alert
             key = decide.open_key(alert)
+            if isinstance(effect, decide.Held):
+                if key not in held:
+                    out.append(Line(now, "held", alert))
+                held[key] = effect
+                continue
+            held.pop(key, None)
             if alert.is_open:
                 open_by_key[key] = alert
             else:
                 open_by_key.pop(key, None)
             what = (
                 "raised"
-                if isinstance(effect, decide.Raised)
+                if isinstance(effect, decide.Raised | decide.Released)
                 else "joined"
                 if isinstance(effect, decide.Attached)
                 else str(alert.state)
@@ -111,6 +119,9 @@ def replay(
             for d in decisions:
                 if isinstance(d, Raise) and d.event is not None:
                     apply([d], d.event, wake)
+                elif isinstance(d, Release) and (h := held.pop((d.rule, d.device), None)):
+                    open_by_key[decide.open_key(h.alert)] = h.alert
+                    out.append(Line(wake, "raised", h.alert))
 
     for event in chosen:
         fire(event.ts)

@@ -34,6 +34,7 @@ from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
 from hub.store.postgres_open import maintain_daily
 from hub.store.sqlite import SqliteStore
+from rules.flood import FloodGuard
 
 log = logging.getLogger("trygg")
 
@@ -118,6 +119,7 @@ async def running_hub(
 ) -> AsyncIterator[Running]:
     rules = RuleSet(settings.rules)  # raises RulesInvalid (file:line: reason) at start-up
     hub = Hub(store, rules=rules)
+    hub.flood = FloodGuard(settings.flood_limit)
     await hub.start()
 
     def reload_rules() -> None:

@@ -47,6 +47,18 @@ _MEASURES: dict[str, tuple[str, BasisKind, tuple[TimeWindow, ...], str]] = {
         (),
         "Staff are told at once if you fall, at any time of day.",
     ),
+    "stove_guard": (
+        "stove_guard",
+        BasisKind.CONSENT,
+        (),
+        "Home care is told if the stove is left on or the stove guard cuts it off.",
+    ),
+    "gps_tracker": (
+        "location",
+        BasisKind.DECISION_4_6A,
+        (),
+        "Home care is told if you leave the agreed area, so you can be helped home.",
+    ),
 }
 
 

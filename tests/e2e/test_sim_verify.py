@@ -58,6 +58,9 @@ async def hub_for(
         mqtt_protocol=4,
         mqtt_client_id="hub-verify",
         demo=True,
+        # --speed 0 sends a whole night with live timestamps in a second, twice: to the
+        # hub every busy sensor would look like a flooding device.
+        flood_limit=0,
     )
     store = SqliteStore(settings.db_path)
     store.migrate()

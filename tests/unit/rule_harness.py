@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from devices.events import EventBase, make_event
 from devices.registry import Placement
-from rules.decisions import Cancel, Decision, Raise, Resolve, Suppressed
+from rules.decisions import Cancel, Decision, Raise, Release, Resolve, Suppressed
 from rules.engine import Engine, State
 from rules.loader import parse_pack
 
@@ -69,6 +69,8 @@ def label(d: Decision, at: datetime, event: EventBase | None) -> Seen:
         return Seen(at, "cancel", d.rule, d.device)
     if isinstance(d, Resolve):
         return Seen(at, "resolve", d.rule, d.device)
+    if isinstance(d, Release):
+        return Seen(at, "release", d.rule, d.device)
     assert isinstance(d, Suppressed)
     return Seen(at, "suppressed", d.rule, d.device, d.reason)
 

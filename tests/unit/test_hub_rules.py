@@ -16,7 +16,7 @@ from devices.events import EventBase, make_event
 from hub.alerts import AlertState
 from hub.ruleset import RuleSet
 from hub.service import Hub
-from hub.store.base import Device, PlacementRecord, Resident, Site, Unit
+from hub.store.base import AlertFilter, Device, PlacementRecord, Resident, Site, Unit
 from hub.store.memory import MemoryStore
 
 from builders import basis_change, covering_basis
@@ -78,41 +78,64 @@ async def until(condition: Any, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
-async def test_the_engine_timer_raises_and_the_rule_cancels_before_anyone_is_sent(
+class Recorder:
+    """A channel that records every alert state it is handed."""
+
+    channel = "test"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, AlertState]] = []
+
+    async def send(self, alert: Any) -> bool:
+        self.sent.append((alert.id, alert.state))
+        return True
+
+
+async def test_the_timer_raises_a_held_alert_the_rule_cancels_before_anyone_sees_it(
     tmp_path: Path,
 ) -> None:
     clock = Clock()
     hub, rules, _ = await start(tmp_path, clock)
+    channel = Recorder()
+    hub.add_notifier(channel)
     try:
         hub.handle_message(ev("door.opened", T0, door="exit"), TOPIC)
         assert hub.open_alerts() == []
         assert rules.next_wake() == T0 + timedelta(minutes=3)
         clock.now = T0 + timedelta(minutes=3)
-        hub.arm_rule_timer(force=True)  # the test clock jumped: re-arm for "now"
-        await until(lambda: hub.open_alerts())
-        [alert] = hub.open_alerts()
-        assert alert.rule == "wander" and alert.state is AlertState.RAISED
-        assert alert.device == "door-1" and alert.apartment == "Leil. 1"
-        clock.now = T0 + timedelta(minutes=4)
+        hub.tick_rules()
+        # Raised at the deadline but held for the rule's hold (1 min): nobody sees it.
+        assert hub.open_alerts() == [] and rules.next_wake() == T0 + timedelta(minutes=4)
+        clock.now = T0 + timedelta(minutes=3, seconds=30)
         hub.handle_message(ev("door.closed", clock.now, door="exit"), TOPIC)
-        assert hub.open_alerts() == []
         await hub.drain()
-        stored = await hub.run_store(hub.store.get_alert, alert.id)
-        assert stored is not None and stored.state is AlertState.CANCELLED
+        await asyncio.sleep(0.01)
+        assert hub.open_alerts() == [] and channel.sent == []
+        [stored] = await hub.run_store(hub.store.list_alerts, AlertFilter())
+        assert stored.state is AlertState.CANCELLED and len(stored.event_ids) == 2
+        assert stored.raised_at == T0 + timedelta(minutes=3)
+        history = await hub.run_store(hub.store.transitions, stored.id)
+        assert [t.to_state for t in history] == [AlertState.RAISED, AlertState.CANCELLED]
+        assert hub.metrics.alerts_withdrawn.labels("wander")._value.get() == 1
+        assert rules.next_wake() is None
     finally:
         await hub.stop()
 
 
-async def test_a_notified_alert_is_not_cancelled_by_the_rule(tmp_path: Path) -> None:
+async def test_a_released_alert_is_shown_and_never_withdrawn_by_the_rule(tmp_path: Path) -> None:
     clock = Clock()
     hub, _, _ = await start(tmp_path, clock)
+    channel = Recorder()
+    hub.add_notifier(channel)
     try:
         hub.handle_message(ev("door.opened", T0, door="exit"), TOPIC)
         clock.now = T0 + timedelta(minutes=3)
-        hub.arm_rule_timer(force=True)
-        await until(lambda: hub.open_alerts())
+        hub.tick_rules()
+        clock.now = T0 + timedelta(minutes=4)
+        hub.tick_rules()
         [alert] = hub.open_alerts()
-        hub.delivered(alert, "test")  # someone has it now
+        assert alert.raised_at == T0 + timedelta(minutes=3)
+        await until(lambda: channel.sent)
         hub.handle_message(ev("door.closed", clock.now, door="exit"), TOPIC)
         [still] = hub.open_alerts()
         assert still.state is AlertState.NOTIFIED and len(still.event_ids) == 2

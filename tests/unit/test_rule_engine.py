@@ -103,18 +103,24 @@ def test_scope_by_unit_resident_and_site() -> None:
     ("steps", "expected"),
     [
         # door opened at night, nobody closes it: one alert after 3 min
-        ([(0, "door.opened", EXIT, DOOR)], [(3 * 60, "raise")]),
+        # (held for the rule's hold, 1 min by default, then released to staff)
+        ([(0, "door.opened", EXIT, DOOR)], [(3 * 60, "raise"), (240, "release")]),
         # closed again within 3 min: nothing
         ([(0, "door.opened", EXIT, DOOR), (170, "door.closed", EXIT, DOOR)], []),
         # staff arrive within 3 min: nothing
         ([(0, "door.opened", EXIT, DOOR), (60, "presence.staff_in", {}, TAG)], []),
         # an entrance door closing does not clear an exit door
-        ([(0, "door.opened", EXIT, DOOR), (60, "door.closed", {}, DOOR)], [(180, "raise")]),
-        # closed after the alert: the rule cancels it (nobody sent yet is the hub's check)
+        ([(0, "door.opened", EXIT, DOOR), (60, "door.closed", {}, DOOR)],
+         [(180, "raise"), (240, "release")]),
+        # closed while the alert is held: the rule cancels it (nobody has seen it)
         ([(0, "door.opened", EXIT, DOOR), (200, "door.closed", EXIT, DOOR)],
          [(180, "raise"), (200, "cancel")]),
         # opened twice: the first opening sets the deadline
-        ([(0, "door.opened", EXIT, DOOR), (100, "door.opened", EXIT, DOOR)], [(180, "raise")]),
+        ([(0, "door.opened", EXIT, DOOR), (100, "door.opened", EXIT, DOOR)],
+         [(180, "raise"), (240, "release")]),
+        # closed after the release: the rule still says so; the hub only records it
+        ([(0, "door.opened", EXIT, DOOR), (300, "door.closed", EXIT, DOOR)],
+         [(180, "raise"), (240, "release"), (300, "cancel")]),
         # an entrance door never starts it
         ([(0, "door.opened", {}, DOOR)], []),
     ],

@@ -1,8 +1,8 @@
-"""Properties of the engine: DST nights, determinism, timer wake-ups, cancelled alerts."""
+"""Properties of the engine: DST nights, determinism, timer wake-ups (cancelled alerts
+through the hub: ``test_hub_hold.py``)."""
 
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 
 import pytest
@@ -11,10 +11,8 @@ from hypothesis import strategies as st
 from rule_harness import engine, ev, local, raised, run, where
 
 from devices.registry import Placement
-from hub import decide
-from hub.alerts import SYSTEM, Alert, AlertState, Command, transition
 from hub.ruleset import default_pack_text
-from rules.decisions import Decision, Raise
+from rules.decisions import Decision
 
 M = timedelta(minutes=1)
 DEFAULT = engine(default_pack_text()[1])
@@ -157,48 +155,3 @@ def test_replay_is_deterministic(steps: list[tuple[int, str, int, str, bool]]) -
     first = replay([e for e, _ in events], DEFAULT.pack, placements)  # type: ignore[misc]
     again = replay([e for e, _ in events], DEFAULT.pack, placements)  # type: ignore[misc]
     assert [str(x) for x in first] == [str(x) for x in again]
-
-
-@settings(max_examples=80, deadline=None)
-@given(nights, st.lists(st.booleans(), max_size=60))
-def test_a_cancelled_alert_never_reaches_staff(
-    steps: list[tuple[int, str, int, str, bool]], deliveries: list[bool]
-) -> None:
-    """Whatever the timing of delivery, an alert the rules cancel was never notified, and
-    once cancelled it is never delivered."""
-    events = build(steps)
-    eng = DEFAULT
-    state = eng.initial_state()
-    open_by_key: dict[decide.OpenKey, Alert] = {}
-    history: dict[str, list[AlertState]] = {}
-    ids = itertools.count()
-    deliver = iter(deliveries)
-
-    def apply(ds: list[Decision], event: object, p: Placement | None, now: object) -> None:
-        for effect in decide.apply(ds, event, p, open_by_key, lambda: f"a{next(ids)}", now,  # type: ignore[arg-type]
-                                   lambda d: None):
-            a = effect.alert
-            history.setdefault(a.id, []).append(a.state)
-            open_by_key[decide.open_key(a)] = a
-
-    def maybe_deliver(now: object) -> None:
-        for key, a in list(open_by_key.items()):
-            if a.state is AlertState.RAISED and next(deliver, False):
-                notified, _ = transition(a, Command.NOTIFY, SYSTEM, now)  # type: ignore[arg-type]
-                open_by_key[key] = notified
-                history[a.id].append(notified.state)
-
-    for e, p in events:
-        while (wake := eng.next_wake(state)) is not None and wake <= e.ts:  # type: ignore[attr-defined]
-            state, ds = eng.tick(state, wake)
-            for d in ds:
-                if isinstance(d, Raise) and d.event is not None:
-                    apply([d], d.event, p, wake)
-            maybe_deliver(wake)
-        state, ds = eng.evaluate(state, e, e.ts, p)  # type: ignore[arg-type, attr-defined]
-        apply(ds, e, p, e.ts)  # type: ignore[attr-defined]
-        maybe_deliver(e.ts)  # type: ignore[attr-defined]
-    for states in history.values():
-        if AlertState.CANCELLED in states:
-            assert AlertState.NOTIFIED not in states
-            assert states[-1] is AlertState.CANCELLED
