@@ -6,15 +6,18 @@ needs and aiomqtt (used by the simulators and tests) does not give:
 - **Manual acknowledgement.** The session is persistent and a message is
   acknowledged only after the store has committed it (``Hub`` calls the ack),
   so the broker redelivers whatever the hub had not stored when it died.
-- **Backpressure.** Messages pass to the event loop through a bounded inbox.
-  When the hub falls behind, the network thread blocks on the full inbox,
-  stops reading the socket, TCP pushes back and the broker keeps the rest.
+- **Backpressure.** Messages pass to the event loop through a bounded inbox,
+  and the loop takes from it only while fewer than ``PENDING_MAX`` handled
+  events wait for the store. When the hub or its database falls behind, the
+  network thread blocks on the full inbox, stops reading the socket, TCP
+  pushes back and the broker keeps the rest.
   (A Receive Maximum is announced too, but Mosquitto 2.0.11 sends a new
   window after every PUBACK, so it does not bound the hub's memory.)
 - **Reconnection** with backoff (``reconnect_delay_set``), resubscribing on
   every connect; acks from an earlier connection are never sent on a later one.
 
-The loop thread is woken once per burst, not once per message.
+The loop thread is woken once per burst, not once per message, and paho reads
+the socket in large chunks (:mod:`hub.mqtt_readahead`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.alerts import Alert
+from hub.mqtt_readahead import ReadAheadClient
+from hub.mqtt_readahead import supported as readahead_supported
 from hub.service import Hub
 
 log = logging.getLogger("trygg.hub.mqtt")
@@ -43,6 +48,8 @@ RECEIVE_MAXIMUM = 10_000
 SESSION_EXPIRY_S = 7 * 24 * 3600
 INBOX = 5_000  # messages read from the broker and not yet handled
 DRAIN_SLICE = 1_000  # messages handled per turn of the event loop
+PENDING_MAX = 10_000  # handled events waiting for the store; beyond this the inbox waits
+PENDING_POLL_S = 0.005
 KEEPALIVE_S = 30
 
 
@@ -92,7 +99,8 @@ class _Link:
     def _client(self) -> mqtt.Client:
         s = self.settings
         v5 = s.protocol == 5
-        client = mqtt.Client(
+        make = ReadAheadClient if readahead_supported() else mqtt.Client
+        client = make(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
@@ -170,9 +178,16 @@ class _Link:
 
     def _drain(self) -> None:
         self._drain_scheduled = False
+        room = PENDING_MAX - self.hub.queued_events
+        if room <= 0:
+            # The store is behind: handled events wait for it in memory. Take no more;
+            # the inbox fills, the network thread blocks and the broker keeps the rest.
+            self._drain_scheduled = True
+            self.loop.call_later(PENDING_POLL_S, self._drain)
+            return
         handle = self.hub.handle_message
         inbox = self._inbox
-        for _ in range(DRAIN_SLICE):
+        for _ in range(min(DRAIN_SLICE, room)):
             try:
                 payload, topic, mid, qos, connection = inbox.get_nowait()
             except queue.Empty:

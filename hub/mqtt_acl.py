@@ -114,6 +114,10 @@ def acl_text(gateways: Iterable[GatewayId], hub_user: str = HUB_USER) -> str:
             f"topic read {gw.prefix}/config",
             f"topic read {gw.prefix}/commands/#",
             f"topic read {gw.prefix}/notify/#",
+            # the hub's answer to the gateway's clock probe (docs/gateway.md)
+            f"topic read {gw.prefix}/time",
+            # the site's alert changes: the local fallback stands down when the hub confirms
+            f"topic read trygg/v1/{gw.site}/alerts",
         ]
     return "\n".join(lines) + "\n"
 

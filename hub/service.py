@@ -29,7 +29,7 @@ import uuid6
 from devices.errors import EventRejected
 from devices.events import EventBase, parse_event
 from devices.registry import MemoryRegistry, Placement
-from hub import decide
+from hub import decide, logctx
 from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome, Transition, transition
 from hub.consent.gate import ConsentGate
 from hub.errors import NotFound, StoreError
@@ -224,6 +224,11 @@ class Hub:
             "queued_events": len(self._pending),
         }
 
+    @property
+    def queued_events(self) -> int:
+        """Handled events waiting for the store (the MQTT adapter stops taking more)."""
+        return len(self._pending)
+
     def open_alerts(self) -> list[Alert]:
         return list(self._open.values())
 
@@ -250,6 +255,17 @@ class Hub:
             if ack is not None:
                 ack()
             return
+        # Every line logged while this event is handled carries its ids (hub.logctx).
+        token = logctx.bind(
+            event_id=event.id, site=event.site, gateway=event.gateway, kind=event.kind
+        )
+        try:
+            self._accept(event, ack)
+        finally:
+            logctx.unbind(token)
+
+    def _accept(self, event: EventBase, ack: Ack | None) -> None:
+        m = self.metrics
         if event.id in self._seen:
             m.events_duplicate.inc()
             if ack is not None:
@@ -414,6 +430,10 @@ class Hub:
         return self._write_alert(alert, effect.cancelled)
 
     def _on_raised(self, alert: Alert, record: Transition, now: datetime) -> asyncio.Future[None]:
+        with logctx.correlate(alert_id=alert.id, rule=alert.rule, unit=alert.unit):
+            return self._raised(alert, record)
+
+    def _raised(self, alert: Alert, record: Transition) -> asyncio.Future[None]:
         self.metrics.alerts_raised.labels(alert.category, alert.priority).inc()
         self._remember(alert)
         written = self._write_alert(alert, record)
@@ -474,6 +494,13 @@ class Hub:
         outcome: Outcome | None = None,
         note: str | None = None,
     ) -> Alert:
+        with logctx.correlate(alert_id=alert_id):
+            return await self._command(alert_id, command, actor, outcome, note)
+
+    async def _command(
+        self, alert_id: str, command: Command, actor: str, outcome: Outcome | None,
+        note: str | None,
+    ) -> Alert:  # fmt: skip
         alert = self._open.get(alert_id)
         if alert is None:
             stored = await self.run_store(self.store.get_alert, alert_id)
@@ -511,8 +538,10 @@ class Hub:
 
     def _dispatch(self, alert: Alert) -> None:
         self.feed.publish(alert)
-        for notifier in self._notifiers:
-            self._spawn(self._send(notifier, alert))
+        # The send tasks keep the ids bound here (a task copies the context).
+        with logctx.correlate(alert_id=alert.id, rule=alert.rule, unit=alert.unit):
+            for notifier in self._notifiers:
+                self._spawn(self._send(notifier, alert))
 
     async def _send(self, notifier: Notifier, alert: Alert) -> None:
         try:
@@ -540,7 +569,8 @@ class Hub:
         # One writer, in order: a retried write can never overwrite a newer state.
         while True:
             alert, record, done = await self._alert_writes.get()
-            await self._retry(lambda a=alert, r=record: self.store.save_alert(a, r), "alert")
+            with logctx.correlate(alert_id=alert.id):
+                await self._retry(lambda a=alert, r=record: self.store.save_alert(a, r), "alert")
             self._alert_writes_open -= 1
             if not done.done():
                 done.set_result(None)

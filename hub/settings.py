@@ -49,9 +49,6 @@ class HubSettings(BaseSettings):
         description="PostgreSQL DSN (postgresql://user:pass@host:5432/db); unset: SQLite in data_dir",
     )
     database_schema: str = Field("public", pattern=r"^[a-z_][a-z0-9_]*$")
-    events_retention_days: int = Field(
-        730, ge=1, description="events older than this are dropped (PostgreSQL backends)"
-    )
 
     @property
     def db_path(self) -> Path:

@@ -211,15 +211,21 @@ def check(
     if resident_id is None:
         return Verdict(True, "not_personal")
     best: tuple[int, str] | None = None
+    allowed: str | None = None
     for basis in bases:
         if not basis.covers(resident_id, kind):
             continue
         reason = check_basis(basis, at, tz)
         if reason == "allowed":
-            return Verdict(True, "allowed", basis.id)
+            # The smallest id of the allowing bases, so the verdict never depends on order.
+            if allowed is None or basis.id < allowed:
+                allowed = basis.id
+            continue
         rank = (_REFUSALS.index(reason), basis.id)
         if best is None or rank < best:
             best = rank
+    if allowed is not None:
+        return Verdict(True, "allowed", allowed)
     if best is None:
         return Verdict(False, "no_basis")
     return Verdict(False, _REFUSALS[best[0]], best[1])

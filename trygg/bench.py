@@ -10,6 +10,13 @@ C. the same hub under RATE events/s of paced background traffic, ~2/s of them
    alarms from distinct devices; a subscriber on the alert topics measures
    event time -> alert received.
 
+With ``--backlog`` phases A and B measure the consumers and not the
+publishers: persistent sessions for the bare subscriber and the hub are opened
+first, N events are published while neither is connected (the broker queues
+them for both), then the bare subscriber drains the backlog, then the hub
+drains the same backlog. On two shared cores live publishers compete with the
+consumer they feed; a backlog does not. Phase C is the same in both modes.
+
 Every role is its own process (:mod:`trygg.benchproc`), so none shares a GIL.
 Without ``--broker`` a private Mosquitto is started with no queue limits: the
 machine's one keeps 1000 messages per slow subscriber and drops the rest.
@@ -51,7 +58,9 @@ allow_anonymous true
 persistence false
 # No limits: a subscriber slower than the publisher must still get every message.
 max_queued_messages 0
+max_queued_bytes 0
 max_inflight_messages 0
+memory_limit 0
 log_dest stderr
 log_type error
 log_type warning
@@ -247,6 +256,13 @@ class IngestBench:
     hub_final: dict[str, Any] = field(default_factory=dict)
     paced_cpu_s: float = 0.0
     lost_alarms: list[str] = field(default_factory=list)
+    backlog: bool = False
+    load: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The block's name in the ingest section: one block per store and mode."""
+        return f"{self.store}-backlog" if self.backlog else self.store
 
     @property
     def ratio(self) -> float:
@@ -281,12 +297,45 @@ async def _throughput(bench: IngestBench, start: Start, common: list[str], say: 
         "hub", "hub",
         [*common, "--events", str(n), "--alarms", str(alarms), "--store", bench.store,
          "--db", "hub.sqlite3", "--client-id", f"trygg-bench-{common[-1]}",
-         "--timeout", str(wait + bench.seconds + 60)],
+         "--timeout", str(wait + bench.seconds + 60), *_profile_args(bench)],
     )  # fmt: skip
     await hub.expect("ready", 30)
     bench.publish_b = await _publish(start, "publish-b", common, n, n, wait, bench.publishers)
     bench.ingest = await hub.expect("ingest", wait)
     return hub
+
+
+async def _backlog(bench: IngestBench, start: Start, common: list[str], say: Say) -> Worker:
+    """Phases A and B from a backlog: both consumers drain the same N queued events."""
+    n, tag = bench.events, common[-1]
+    wait = 30 + n / 500
+    hub_id = f"trygg-bench-{tag}"
+    say("backlog: opening persistent sessions for the bare subscriber and the hub")
+    for name, client_id in (("prime-bare", f"bench-bare-{tag}"), ("prime-hub", hub_id)):
+        primer = await start(name, "prime", [*common, "--client-id", client_id])
+        await primer.expect("result", 20)
+    say(f"backlog: publishing {n} events while nobody is connected")
+    bench.publish_a = await _publish(start, "publish", common, n, 0, wait, bench.publishers)
+    say(f"phase A: bare aiomqtt subscriber drains {n} queued events")
+    bare = await start(
+        "bare", "bare", [*common, "--events", str(n), "--timeout", str(wait), "--resume"]
+    )
+    bench.bare = await bare.expect("result", wait + 20)
+    say(f"phase B: hub ({bench.store}) drains the same {n} queued events")
+    hub = await start(
+        "hub", "hub",
+        [*common, "--events", str(n), "--alarms", str(_alarm_count(bench)),
+         "--store", bench.store, "--db", "hub.sqlite3", "--client-id", hub_id,
+         "--timeout", str(wait + bench.seconds + 60), *_profile_args(bench)],
+    )  # fmt: skip
+    await hub.expect("ready", 60)
+    bench.ingest = await hub.expect("ingest", wait)
+    return hub
+
+
+def _profile_args(bench: IngestBench) -> list[str]:
+    path = os.environ.get("TRYGG_BENCH_PROFILE")  # cProfile the hub's ingest phase (a path)
+    return ["--profile", str(Path(path).resolve())] if path else []
 
 
 async def _publish(start: Start, name: str, common: list[str], n: int, base: int, wait: float,
@@ -343,7 +392,8 @@ async def _run(bench: IngestBench, host: str, port: int, workdir: Path, say: Say
     tag = uuid.uuid4().hex[:8]
     common = ["--host", host, "--port", str(port), "--tag", tag]
     async with workers(workdir) as start:
-        hub = await _throughput(bench, start, common, say)
+        throughput = _backlog if bench.backlog else _throughput
+        hub = await throughput(bench, start, common, say)
         await _latency(bench, start, hub, common, say)
 
 
@@ -363,10 +413,18 @@ def _machine(broker: str) -> dict[str, str]:
     }
 
 
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
 def _command(host_port: tuple[str, int] | None, events: int, rate: float, seconds: float,
-             store: str, output: Path | None, publishers: int = 1) -> str:  # fmt: skip
+             store: str, output: Path | None, publishers: int = 1,
+             backlog: bool = False) -> str:  # fmt: skip
     parts = ["trygg bench ingest", f"--events {events}", f"--rate {rate:g}", f"--seconds {seconds:g}",
              f"--store {store}"]  # fmt: skip
+    if backlog:
+        parts.append("--backlog")
     if publishers > 1:
         parts.append(f"--publishers {publishers}")
     if host_port:
@@ -385,6 +443,7 @@ def run_ingest_bench(
     store: str,
     output: Path | None,
     publishers: int = 1,
+    backlog: bool = False,
 ) -> IngestBench:
     """Run the three phases, print the table, and write it into ``output`` if given."""
     if events < 2 or rate <= 0 or seconds <= 0:
@@ -396,7 +455,7 @@ def run_ingest_bench(
     err = Console(stderr=True)
     if publishers < 1:
         raise BenchError("need --publishers >= 1")
-    command = _command(host_port, events, rate, seconds, store, output, publishers)
+    command = _command(host_port, events, rate, seconds, store, output, publishers, backlog)
     with tempfile.TemporaryDirectory(prefix="trygg-bench-") as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         if host_port is None:
@@ -411,10 +470,12 @@ def run_ingest_bench(
             broker = f"{host}:{port} as given (its queue and in-flight limits apply)"
             err.print(f"[yellow]using the broker at {host}:{port}: its queue limits apply[/]")
         bench = IngestBench(
-            events, rate, seconds, store, broker, command, _machine(broker), publishers
-        )
+            events, rate, seconds, store, broker, command, _machine(broker), publishers,
+            backlog=backlog, load={"start": _load()},
+        )  # fmt: skip
         with err.status("starting") as status:
             asyncio.run(_run(bench, host, port, workdir, lambda text: status.update(text)))
+        bench.load["end"] = _load()
     show(bench, Console())
     if output is not None:
         write_markdown(output, bench)
@@ -433,13 +494,20 @@ def rows(b: IngestBench) -> list[tuple[str, str]]:
     ing, fin = b.ingest, b.hub_final
     alerts_seen = b.alerts.get("count", 0)
     expected = b.paced.get("alarms", 0)
-    return [
+    procs = f" ({b.publishers} processes)" if b.publishers > 1 else ""
+    publisher = (
+        ("publisher events/s into the backlog (nobody connected)",
+         f"{b.publish_a.get('rate', 0):,.0f}{procs}")
+        if b.backlog else
         ("publisher events/s (phase A / phase B)",
-         f"{b.publish_a.get('rate', 0):,.0f} / {b.publish_b.get('rate', 0):,.0f}"
-         + (f" ({b.publishers} processes)" if b.publishers > 1 else "")),
-        ("bare aiomqtt subscriber events/s", f"{b.bare.get('rate', 0):,.0f}"
+         f"{b.publish_a.get('rate', 0):,.0f} / {b.publish_b.get('rate', 0):,.0f}{procs}")
+    )  # fmt: skip
+    drain = " draining the backlog" if b.backlog else ""
+    return [
+        publisher,
+        (f"bare aiomqtt subscriber events/s{drain}", f"{b.bare.get('rate', 0):,.0f}"
          + ("" if b.bare.get("count") == b.events else f" (got {b.bare.get('count')} of {b.events})")),
-        (f"hub ingest events/s ({b.store})", f"{ing.get('rate', 0):,.0f}"
+        (f"hub ingest events/s ({b.store}){drain}", f"{ing.get('rate', 0):,.0f}"
          + ("" if ing.get("stored") == b.events else f" (stored {ing.get('stored')} of {b.events})")),
         ("ratio hub / bare", f"{b.ratio:.2f}"),
         ("hub CPU s per 1k events", f"{1000 * ing.get('cpu_s', 0) / max(b.events, 1):.3f}"),
@@ -458,7 +526,8 @@ def rows(b: IngestBench) -> list[tuple[str, str]]:
 
 
 def show(bench: IngestBench, console: Console) -> None:
-    table = Table(title=f"trygg bench ingest — {bench.events} events, {bench.broker}")
+    mode = " from a backlog" if bench.backlog else ""
+    table = Table(title=f"trygg bench ingest — {bench.events} events{mode}, {bench.broker}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in rows(bench):
@@ -487,13 +556,18 @@ def section(b: IngestBench) -> str:
     """One store's block; the ingest section holds one block per store."""
     m = b.machine
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    first, last = _markers(b.store)
+    first, last = _markers(b.key)
+    mode = ", consumers draining a backlog" if b.backlog else ", live publishers"
+    load = (
+        f" Load average (1/5/15 min) at start {b.load['start']}, at end {b.load['end']}."
+        if b.load.get("end") else ""
+    )  # fmt: skip
     lines = [
         first,
-        f"### Store: {b.store}",
+        f"### Store: {b.store}{mode}",
         "",
         f"Measured {when} on {m['cpus']} CPUs ({m['cpu_model']}), {m['os']}, "
-        f"Python {m['python']}, broker: {m['broker']}.",
+        f"Python {m['python']}, broker: {m['broker']}.{load}",
         "",
         "```sh",
         b.command,
@@ -517,7 +591,7 @@ def write_markdown(path: Path, bench: IngestBench) -> None:
         text = text.rstrip("\n") + f"\n\n{START}\n{HEADING}\n\n{block}\n\n{END}\n"
     else:
         inner = text[start + len(START) : end]
-        first, last = _markers(bench.store)
+        first, last = _markers(bench.key)
         i, j = inner.find(first), inner.find(last)
         if i != -1 and j > i:
             inner = inner[:i] + block + inner[j + len(last) :]

@@ -9,6 +9,9 @@ Roles:
   publish  pre-build N canonical events, publish them QoS 1 at full speed (paho)
   paced    publish RATE events/s for SECONDS, ~2/s of them alarm-raising (paho)
   bare     an aiomqtt subscriber on the event topics that only counts
+           (``--resume``: take over a primed persistent session and drain its backlog)
+  prime    open a persistent session for a client id, subscribe, leave: the broker
+           queues what is published meanwhile (``--backlog`` mode)
   hub      a real Hub with run_ingest; reports when N events are stored
   alerts   an aiomqtt subscriber on the alert topics that measures latency
 
@@ -49,6 +52,7 @@ GATEWAYS_PER_SITE = 2
 SENSORS = (("motion", 4), ("door", 2), ("bed", 2), ("stove", 1))  # per gateway
 ALARM_RATE = 2.0  # alarm-raising events per second in the latency phase
 IDLE_S = 10.0  # a consumer gives up this long after the last message
+SESSION_EXPIRY_S = 3600  # primed sessions outlive the publishing of the backlog
 
 
 # --- the bench's homes: a few sites and gateways, devices with realistic kinds ---------
@@ -177,9 +181,13 @@ async def stdin_lines() -> asyncio.Queue[str]:
     return queue
 
 
-def v5_client(host: str, port: int, client_id: str, *, clean: bool = True) -> aiomqtt.Client:
+def v5_client(
+    host: str, port: int, client_id: str, *, clean: bool = True, expiry: int = 0
+) -> aiomqtt.Client:
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.ReceiveMaximum = RECEIVE_MAXIMUM
+    if expiry:
+        props.SessionExpiryInterval = expiry
     return aiomqtt.Client(
         host, port, identifier=client_id, protocol=aiomqtt.ProtocolVersion.V5,
         clean_start=clean, properties=props,
@@ -265,12 +273,22 @@ def run_paced(a: argparse.Namespace) -> None:
 # --- consumers ---------------------------------------------------------------------------
 
 
+async def run_prime(a: argparse.Namespace) -> None:
+    """A persistent session with the events subscription and nobody connected to it."""
+    async with v5_client(a.host, a.port, a.client_id, expiry=SESSION_EXPIRY_S) as client:
+        await client.subscribe(EVENTS_TOPIC, qos=1)
+    emit("result", client_id=a.client_id)
+
+
 async def run_bare(a: argparse.Namespace) -> None:
     prefix = site_prefix(a.tag)
     count = foreign = 0
     first = last = 0.0
-    async with v5_client(a.host, a.port, f"bench-bare-{a.tag}") as client:
-        await client.subscribe(EVENTS_TOPIC, qos=1)
+    client_id = f"bench-bare-{a.tag}"
+    resume = {"clean": False, "expiry": SESSION_EXPIRY_S} if a.resume else {}
+    async with v5_client(a.host, a.port, client_id, **resume) as client:  # type: ignore[arg-type]
+        if not a.resume:  # a resumed session has its subscription and its backlog
+            await client.subscribe(EVENTS_TOPIC, qos=1)
         emit("ready")
         deadline = time.monotonic() + a.timeout
         messages = aiter(client.messages)
@@ -289,6 +307,9 @@ async def run_bare(a: argparse.Namespace) -> None:
             if count == 0:
                 first = last
             count += 1
+    if a.resume:  # end the session (clean start, no expiry): the broker stops queueing for it
+        async with v5_client(a.host, a.port, client_id):
+            pass
     took = last - first
     rate = (count - 1) / took if count > 1 and took > 0 else 0.0
     emit("result", count=count, expected=a.events, seconds=took, rate=rate, foreign=foreign,
@@ -574,7 +595,7 @@ async def _forget_session(host: str, port: int, client_id: str) -> None:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m trygg.benchproc")
-    p.add_argument("role", choices=("publish", "paced", "bare", "alerts", "hub"))
+    p.add_argument("role", choices=("publish", "paced", "bare", "alerts", "hub", "prime"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--tag", required=True, help="run id: sites are b{tag}-s1, ...")
@@ -589,6 +610,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--db", default="bench-hub.sqlite3")
     p.add_argument("--client-id", default="trygg-bench-hub")
     p.add_argument("--profile", default=None, help="hub: cProfile the ingest phase to this file")
+    p.add_argument("--resume", action="store_true", help="bare: drain a primed session")
     return p.parse_args(argv)
 
 
@@ -599,7 +621,9 @@ def main(argv: list[str] | None = None) -> None:
     elif a.role == "paced":
         run_paced(a)
     else:
-        runner = {"bare": run_bare, "alerts": run_alerts, "hub": run_hub}[a.role]
+        runner = {"bare": run_bare, "alerts": run_alerts, "hub": run_hub, "prime": run_prime}[
+            a.role
+        ]
         asyncio.run(runner(a))
 
 

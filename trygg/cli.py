@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trygg import cli_audit, cli_routing, logs
+from trygg import cli_audit, cli_devices, cli_routing, logs
 from trygg.cli_gateway import register as register_gateway
 from trygg.cli_gateway import register_bench as register_gateway_bench
 from trygg.cli_mqtt import mqtt_app
@@ -30,6 +30,7 @@ register_gateway_bench(bench_app)
 app.add_typer(mqtt_app, name="mqtt")
 cli_audit.register(app)
 cli_routing.register(bench_app, app)
+cli_devices.register_bench(bench_app)
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -190,6 +191,9 @@ def bench_ingest(
     publishers: Annotated[
         int, typer.Option(help="publisher processes for phases A and B (one can be the wall)")
     ] = 1,
+    backlog: Annotated[
+        bool, typer.Option(help="A and B drain a queued backlog: consumers without publishers")
+    ] = False,
 ) -> None:
     """Hub ingest events/s vs. a bare aiomqtt subscriber, and alert latency p50/p99."""
     from rich.markup import escape
@@ -206,6 +210,7 @@ def bench_ingest(
             store=store,
             output=output,
             publishers=publishers,
+            backlog=backlog,
         )
     except BenchError as exc:
         err.print(f"[red]bench ingest failed:[/] {escape(str(exc))}")

@@ -48,6 +48,9 @@ def gateway(
 
 
 def register(app: typer.Typer) -> None:
+    from trygg.cli_devices import register_provision
+
+    register_provision(gateway_app)
     app.add_typer(gateway_app, name="gateway")
 
 

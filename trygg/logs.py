@@ -1,6 +1,8 @@
 """Logging set-up: readable lines on a terminal, one JSON object a line elsewhere.
 
-Log records carry ids (event, alert, device, unit) in ``extra``, never names.
+Log records carry ids (event, alert, device, unit) in ``extra``, never names,
+and every record also gets the correlation ids the hub has bound for the event
+or alert it is handling (:mod:`hub.logctx`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
+
+from hub.logctx import CorrelationFilter
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -38,10 +43,14 @@ class TextFormatter(logging.Formatter):
         return f"{base} {extras}" if extras else base
 
 
-def configure(level: str = "INFO", *, json_output: bool | None = None) -> None:
+def configure(
+    level: str = "INFO", *, json_output: bool | None = None, stream: TextIO | None = None
+) -> None:
+    out = sys.stderr if stream is None else stream
     if json_output is None:
-        json_output = not sys.stderr.isatty()
-    handler = logging.StreamHandler(sys.stderr)
+        json_output = not out.isatty()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(CorrelationFilter())
     handler.setFormatter(
         JsonFormatter()
         if json_output

@@ -26,7 +26,6 @@ from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
 from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
-from hub.offline import export_offline
 from hub.retention import RetentionSettings
 from hub.ruleset import RuleSet
 from hub.service import Hub, utcnow
@@ -34,6 +33,7 @@ from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
 from hub.store.postgres_open import maintain_daily
 from hub.store.sqlite import SqliteStore
+from hub.supervision.feed import start_supervision
 from rules.flood import FloodGuard
 
 log = logging.getLogger("trygg")
@@ -162,10 +162,13 @@ async def running_hub(
                 lambda: (store.list_devices(), store.list_bases(), store.site_zones())))
         ),
         asyncio.create_task(maintain_daily(hub, stop)),
-        asyncio.create_task(export_offline(hub, stop, utcnow)),
         asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),
         asyncio.create_task(rules.watch(stop, on_reload=lambda: hub.arm_rule_timer(force=True))),
     ]
+    b = broker_settings(settings)
+    tasks.append(start_supervision(hub, routing.router, stop, host=b.host, port=b.port,
+                                   client_id=f"{b.client_id}-status", username=b.username,
+                                   password=b.password, tls=b.tls, ca_file=b.ca_file))
     try:
         while not server.started:
             if tasks[1].done():

@@ -289,6 +289,26 @@ class Router:
         else:
             self.spawn(self.accept(alert_id, staff, site))
 
+    def inform(self, alert: Alert, recipients: Sequence[str], reason: str) -> None:
+        """Tell people about an alert outside any chain (supervision's technical alerts)."""
+        now = self._clock()
+        for who in recipients:
+            self.record(
+                RoutingRecord(alert.id, now, RoutingKind.NOTIFY, SYSTEM, who, "mqtt", 0, reason)
+            )
+            msg = Message(MessageKind.NOTIFY, who, alert.site, alert, now, step=0, reason=reason)
+            self.deliver("mqtt", msg, escalate=False)
+
+    def withdraw(self, alert: Alert, recipients: Sequence[str], by: str) -> None:
+        """The alert of :meth:`inform` closed: withdraw it from those told."""
+        now = self._clock()
+        for who in recipients:
+            self.record(
+                RoutingRecord(alert.id, now, RoutingKind.WITHDRAWN, SYSTEM, who, "mqtt", detail=by)
+            )
+            msg = Message(MessageKind.WITHDRAW, who, alert.site, alert, now, by=by)
+            self.deliver("mqtt", msg, escalate=False)
+
     # --- effects --------------------------------------------------------------------------
 
     def _carry_out(

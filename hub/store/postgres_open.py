@@ -23,13 +23,17 @@ MAINTAIN_EVERY_S = 24 * 3600.0
 
 
 def open_postgres(settings: HubSettings) -> PostgresStore:
+    from hub.retention import RetentionSettings
     from hub.store.postgres import PostgresStore
 
     assert settings.database_url is not None
+    # One retention for raw events: the retention job deletes rows after
+    # TRYGG_EVENT_RETENTION_DAYS (per-basis retention may only be shorter), and
+    # whole partitions (or Timescale chunks) older than that are dropped.
     store = PostgresStore(
         settings.database_url.get_secret_value(),
         schema=settings.database_schema,
-        retention=timedelta(days=settings.events_retention_days),
+        retention=timedelta(days=RetentionSettings().event_retention_days),
     )
     try:
         store.migrate()

@@ -192,3 +192,49 @@ async def test_a_hub_restarting_onto_a_backlog_holds_a_bounded_inbox(
         stop.set()
         await asyncio.wait_for(ingest, 10)
         await h.stop()
+
+
+async def test_a_slow_store_bounds_the_events_waiting_in_memory(
+    private_broker: PrivateMosquitto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backpressure reaches the broker: with the store behind, the hub holds at most
+    PENDING_MAX handled events (and its inbox); everything is stored in the end."""
+    import time
+
+    import hub.mqtt
+
+    monkeypatch.setattr(hub.mqtt, "INBOX", 50)
+    monkeypatch.setattr(hub.mqtt, "PENDING_MAX", 100)
+    await _connect_with_retry(private_broker.port)
+
+    class SlowStore(MemoryStore):
+        def append_events(self, events: Any) -> int:
+            time.sleep(0.02)  # a database that takes its time (on the store thread)
+            return super().append_events(events)
+
+    store = SlowStore()
+    h = Hub(store)
+    await h.start()
+    settings = BrokerSettings(port=private_broker.port, client_id="hub-slow-store")
+    stop = asyncio.Event()
+    ingest = asyncio.create_task(run_ingest(h, settings, MqttAlertPublisher(), stop))
+    await _until(lambda: h.broker_connected)
+    stop.set()
+    await asyncio.wait_for(ingest, 10)
+    sent = await _publish(private_broker.port, ["room.motion"] * 1000)
+
+    peak = 0
+    stop = asyncio.Event()
+    ingest = asyncio.create_task(run_ingest(h, settings, MqttAlertPublisher(), stop))
+    try:
+        deadline = time.monotonic() + 60
+        while len(store.list_events(EventFilter(limit=5000))) < 1000:
+            assert time.monotonic() < deadline, "not all events stored in 60 s"
+            peak = max(peak, h.queued_events)
+            await asyncio.sleep(0.001)
+        assert {s.event.id for s in store.list_events(EventFilter(limit=5000))} == set(sent)
+        assert 50 < peak <= 100  # the store fell behind, and the hub took no more than allowed
+    finally:
+        stop.set()
+        await asyncio.wait_for(ingest, 10)
+        await h.stop()

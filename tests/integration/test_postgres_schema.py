@@ -287,3 +287,4 @@ def test_the_audit_log_refuses_edits_on_postgres(schema: tuple[str, str]) -> Non
                       "TRUNCATE audit_log"):  # fmt: skip
         with _conn(dsn, name) as conn, pytest.raises(psycopg.errors.RaiseException):
             conn.execute(statement)
+

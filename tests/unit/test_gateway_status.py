@@ -65,3 +65,21 @@ def test_status_carries_what_supervision_needs(tmp_path: Path) -> None:
         assert "kari" not in gw.status().decode() and "ola" not in gw.status().decode()
     finally:
         gw.outbox.close()
+
+
+def test_the_hubs_supervision_reads_this_status(tmp_path: Path) -> None:
+    from hub.supervision.status import parse_status
+
+    gw = Gateway(GatewayConfig(
+        site="s1", gateway="gw-1", data_dir=tmp_path, local=None, uplink=BrokerConfig(port=1),
+        devices=[DeviceConfig(id="door-1", protocol="z2m", friendly_name="f", model="SNZB-04")]),
+        clock=lambda: NOW)
+    try:
+        gw.process([Item("z2m", "f", b'{"contact": true, "battery": 40}')])
+        read = parse_status(gw.status(), "trygg/v1/s1/gw-1/status")
+        assert read.online is True and read.ts == NOW
+        assert read.devices["door-1"].battery_pct == 40
+        assert read.devices["door-1"].last_seen == NOW
+        assert parse_status(gw.status(False), "trygg/v1/s1/gw-1/status").online is False
+    finally:
+        gw.outbox.close()

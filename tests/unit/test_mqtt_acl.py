@@ -51,6 +51,8 @@ def test_acl_limits_each_gateway_to_its_own_prefix() -> None:
         "topic read trygg/v1/site-1/gw-a/config",
         "topic read trygg/v1/site-1/gw-a/commands/#",
         "topic read trygg/v1/site-1/gw-a/notify/#",
+        "topic read trygg/v1/site-1/gw-a/time",
+        "topic read trygg/v1/site-1/alerts",
     ]
     assert "site-2" not in block_a
     assert "user trygg-hub\ntopic readwrite trygg/v1/#" in text

@@ -1,0 +1,91 @@
+"""Issue 8 commands: ``trygg gateway provision|revoke`` (on the gateway group, from
+``trygg.cli_gateway``) and ``trygg bench supervision`` (on the bench group)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register_bench(bench_app: typer.Typer) -> None:
+    @bench_app.command("supervision")
+    def bench_supervision(
+        devices: Annotated[int, typer.Option(help="devices supervised")] = 50_000,
+        interval: Annotated[float, typer.Option(help="heartbeat interval, s")] = 60.0,
+        minutes: Annotated[float, typer.Option(help="simulated minutes (cost part)")] = 30.0,
+        fast_interval: Annotated[float, typer.Option(
+            help="heartbeat interval of the real-time part, s (window: three of them)")] = 2.0,
+        seconds: Annotated[float, typer.Option(help="length of the real-time part, s")] = 20.0,
+        output: Annotated[Path | None, typer.Option(
+            help="write the result section into this markdown file (docs/benchmarks.md)")] = None,
+    ) -> None:
+        """CPU and memory of supervising DEVICES with INTERVAL heartbeats; detection delay."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from trygg.bench_supervision import rows, run_supervision_bench, write_markdown
+
+        console = Console()
+        result = run_supervision_bench(devices, interval, minutes, fast_interval, seconds)
+        table = Table("measure", "value")
+        for name, value in rows(result):
+            table.add_row(name, value)
+        console.print(table)
+        if output is not None:
+            write_markdown(output, result)
+            console.print(f"written to {output}")
+
+
+def register_provision(gateway_app: typer.Typer) -> None:
+    @gateway_app.command("provision")
+    def provision(
+        site: Annotated[str, typer.Argument(help="site id")],
+        gateway_id: Annotated[str, typer.Argument(help="gateway id")],
+        auth_dir: Annotated[Path, typer.Option(
+            help="folder of Mosquitto's passwd and acl (as `trygg mqtt acl` writes)")] = Path(
+            "broker-auth"),
+        config_dir: Annotated[Path, typer.Option(
+            help="where the gateway's YAML config and 0600 secret are written")] = Path(
+            "gateway-configs"),
+        host: Annotated[str, typer.Option(help="the hub broker as the gateway reaches it")] = (
+            "localhost"),
+        port: Annotated[int, typer.Option()] = 8883,
+        tls: Annotated[bool, typer.Option()] = True,
+        ca_file: Annotated[str | None, typer.Option(help="CA path on the gateway")] = (
+            "/etc/trygg/ca.pem"),
+    ) -> None:
+        """Create GATEWAY_ID's broker account and ACL and write its config file.
+
+        Reload Mosquitto afterwards (SIGHUP) so it reads the new passwd and acl.
+        """
+        from hub.mqtt_acl import AclError
+        from hub.provision import provision as run
+
+        try:
+            done = run(auth_dir, config_dir, site, gateway_id, host=host, port=port, tls=tls,
+                       ca_file=ca_file)
+        except AclError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"gateway {done.gateway.username}: account and ACL in {auth_dir}; "
+                   f"config {done.config_file}, secret {done.secret_file} (0600)")
+
+    @gateway_app.command("revoke")
+    def revoke(
+        site: Annotated[str, typer.Argument(help="site id")],
+        gateway_id: Annotated[str, typer.Argument(help="gateway id")],
+        auth_dir: Annotated[Path, typer.Option(help="folder of Mosquitto's passwd and acl")] = (
+            Path("broker-auth")),
+    ) -> None:
+        """Remove GATEWAY_ID's broker account and ACL (reload Mosquitto afterwards)."""
+        from hub.mqtt_acl import AclError
+        from hub.provision import revoke as run
+
+        try:
+            gw = run(auth_dir, site, gateway_id)
+        except AclError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"gateway {gw.username}: access removed from {auth_dir}")
