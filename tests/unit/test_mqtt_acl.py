@@ -56,7 +56,17 @@ def test_acl_limits_each_gateway_to_its_own_prefix() -> None:
     ]
     assert "site-2" not in block_a
     assert "user trygg-hub\ntopic readwrite trygg/v1/#" in text
-    assert "pattern" not in text and "topic readwrite #" not in text
+    assert "topic readwrite #" not in text
+
+
+def test_handhelds_get_only_their_own_staff_topics() -> None:
+    patterns = [line for line in acl_text([A]).splitlines() if line.startswith("pattern")]
+    assert patterns == [
+        "pattern read trygg/v1/+/staff/%u/notify",
+        "pattern write trygg/v1/+/staff/%u/receipts",
+        "pattern write trygg/v1/+/staff/%u/shift",
+        "pattern read trygg/v1/+/staff/%u/shift/state",
+    ]
 
 
 def test_existing_accounts_keep_their_hash_and_removed_ones_go() -> None:
@@ -78,3 +88,10 @@ def test_the_hub_password_can_be_set() -> None:
 def test_a_broken_password_file_is_an_error() -> None:
     with pytest.raises(AclError, match="line 2"):
         parse_password_file("# comment\nno-colon-here\n")
+
+
+def test_handheld_accounts_added_by_hand_are_kept() -> None:
+    auth = plan([A], {"kari": "$7$kari", "site-9/gw-old": "$7$old"}, hub_password="hub-password-x")
+    kept = parse_password_file(auth.password_file)
+    assert kept["kari"] == "$7$kari"
+    assert "site-9/gw-old" not in kept
