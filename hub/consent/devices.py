@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from devices.catalogue import UnknownModel, lookup
+from devices.catalogue import lookup
+from devices.reading import UnknownModel
 from rules.consent import NO_BASIS_KINDS, LegalBasis, check_basis
 
 # device type -> the event kinds it reports (besides the device.* kinds every device sends).
