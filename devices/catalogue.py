@@ -18,10 +18,24 @@ change). Field meanings, checked against zigbee-herdsman-converters exposes:
 - ``water_leak``, ``smoke``, ``tamper``, ``battery_low``, ``occupancy``,
   ``presence``: booleans, ``true`` is the alarm / present state.
 - ``battery``: percent 0-100; ``voltage``: millivolts; ``linkquality``: 0-255.
-- ``action``: a momentary event (``single``, ``double``, ``hold``, ``emergency``,
-  ...). Legacy mode (``legacy: true`` in older bridges) sends ``click`` instead
-  of ``action`` for Xiaomi buttons; both are read. An empty ``action`` (sent
-  after the event by some bridge settings) is ignored.
+- ``action``: a momentary event; its values are per model (each model below
+  cites the zigbee-herdsman-converters definition its values come from).
+  Legacy mode (``legacy: true`` in older bridges) sends ``click`` instead of
+  ``action`` for Xiaomi buttons; both are read. An empty ``action`` (sent after
+  the event by some bridge settings) is ignored, and so is every value a model
+  does not list (``release``, ``off``, ``vibration``, ``tilt``: not alarms).
+
+Sources (Koenkk/zigbee-herdsman-converters): ``src/converters/fromZigbee.ts``
+``ias_contact_alarm_1`` (``contact: !(zoneStatus & 1)``, ``tamper`` bit 2,
+``battery_low`` bit 3), ``ias_smoke_alarm_1`` (``smoke`` bit 0, ``tamper``,
+``battery_low``, ``test`` bit 8), ``command_status_change_notification_action``
+(``{0: off, 1: single, 2: double, 3: hold}``); ``src/devices/heiman.ts`` and
+``src/devices/lumi.ts`` / ``xiaomi.ts`` for each model's exposes.
+
+Our own conventions, not Zigbee2MQTT's (the kind a value becomes is ours):
+``presence`` of an FP1 aimed at a bed is bed enter/exit; the DJT11LM's
+``drop`` on a bed frame is a fall; a Zigbee button's every press is an alarm
+press (``hold`` = ``long``; ``triple``/``quadruple`` count as ``double``).
 Availability (``zigbee2mqtt/<friendly_name>/availability``) is read by
 :func:`parse_availability`: JSON ``{"state": "online"}`` in current versions,
 the plain string ``online``/``offline`` in legacy mode.
@@ -202,7 +216,9 @@ def battery(low_pct: int = BATTERY_LOW_PCT) -> Capability:
 
 def action(kind: str, values: Mapping[str, dict[str, Any]]) -> Capability:
     """A momentary ``action`` (legacy: ``click``): each listed value is one event."""
-    reverse = {json.dumps(v, sort_keys=True): k for k, v in values.items()}
+    reverse: dict[str, str] = {}
+    for k, v in values.items():  # the first value listed is the canonical encoding
+        reverse.setdefault(json.dumps(v, sort_keys=True), k)
 
     def convert(payload: Payload, previous: Payload | None) -> list[Reading]:
         value = payload.get("action", payload.get("click"))
@@ -221,23 +237,41 @@ def action(kind: str, values: Mapping[str, dict[str, Any]]) -> Capability:
 
 # --- the models -----------------------------------------------------------------
 
+# lumi.ts WXKG11LM exposes action single/double/triple/quadruple/hold/release
+# (lumi_action_multistate); legacy mode's click uses "long" for a hold. "release"
+# follows every "hold": not a second press.
 _XIAOMI_BUTTON = {"single": {"press": "single"}, "double": {"press": "double"},
-                  "hold": {"press": "long"}, "long": {"press": "long"}}
+                  "hold": {"press": "long"}, "long": {"press": "long"},
+                  "triple": {"press": "double"}, "quadruple": {"press": "double"}}
+# heiman.ts HS1EB/HS1EB-E: fromZigbee command_status_change_notification_action,
+# exposes action off/single/double/hold. "off" is the zone status going back to 0
+# after a press: not a press.
+_HEIMAN_SOS = {"single": {"press": "single"}, "double": {"press": "double"},
+               "hold": {"press": "long"}}
 
 MODELS: tuple[Model, ...] = (
+    # lumi.ts MCCGQ11LM: lumi_contact, contact true = closed (onOff 0); battery, voltage.
     Model("Aqara", "MCCGQ11LM", "Door and window contact sensor",
           (contact(), battery(), )),
+    # sonoff.ts SNZB-04: ias_contact_alarm_1 -> contact (true = closed), tamper, battery_low.
     Model("SONOFF", "SNZB-04", "Door/window contact sensor",
           (contact(), battery(), tamper())),
+    # lumi.ts SJCGQ11LM: ias_water_leak_alarm_1 -> water_leak true = leak; battery.
     Model("Aqara", "SJCGQ11LM", "Water leak sensor", (water_leak(), battery())),
+    # heiman.ts HS1SA: ias_smoke_alarm_1 -> smoke, battery_low, test (exposed), tamper (sent).
     Model("HEIMAN", "HS1SA", "Smoke detector", (smoke(), battery(), tamper())),
+    # lumi.ts RTCGQ11LM: occupancy true = motion (it resets to false itself after 60-90 s).
     Model("Aqara", "RTCGQ11LM", "Motion sensor", (occupancy(), battery())),
+    # lumi.ts RTCZCGQ11LM (FP1): presence boolean. Bed enter/exit is OUR convention
+    # for an FP1 mounted over a bed.
     Model("Aqara", "RTCZCGQ11LM", "Presence sensor FP1, mounted over a bed", (bed_presence(),)),
     Model("Aqara", "WXKG11LM", "Wireless mini switch used as an alarm button",
           (action("alarm.button", _XIAOMI_BUTTON), battery())),
     Model("HEIMAN", "HS1EB/HS1EB-E", "Smart emergency button",
-          (action("alarm.button", {"emergency": {"press": "single"}, "sos": {"press": "single"}}),
-           battery(), tamper())),
+          (action("alarm.button", _HEIMAN_SOS), battery(), tamper())),
+    # lumi.ts DJT11LM: lumi_vibration_analog, exposes action vibration/tilt/drop.
+    # "drop" on a bed frame as a fall is OUR convention (the sensor only says it was
+    # dropped); vibration and tilt are ignored.
     Model("Aqara", "DJT11LM", "Vibration sensor on a bed frame (drop = fall)",
           (action("fall.detected", {"drop": {}}), battery())),
 )
@@ -262,13 +296,15 @@ def parse_state(raw: bytes | str) -> dict[str, Any]:
     return value
 
 
-def health(payload: Payload) -> dict[str, int]:
-    """Battery and link quality for the gateway's device health report."""
-    out: dict[str, int] = {}
+def health(payload: Payload) -> dict[str, int | bool]:
+    """Battery, battery-low flag and link quality for the gateway's device health report."""
+    out: dict[str, int | bool] = {}
     for key, name, hi in (("battery", "battery_pct", 100), ("linkquality", "link_quality", 255)):
         value = payload.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[name] = max(0, min(hi, round(value)))
+    if isinstance(payload.get("battery_low"), bool):
+        out["battery_low"] = payload["battery_low"]
     return out
 
 

@@ -87,9 +87,11 @@ def _rmc_time(hms: str, dmy: str) -> datetime | None:
 def _dm(value: float, degree_digits: int) -> tuple[str, bool]:
     neg = value < 0
     value = abs(value)
-    deg = int(value)
-    minutes = (value - deg) * 60
-    return f"{deg:0{degree_digits}d}{minutes:07.4f}", neg
+    # Round the whole angle to 1/10000 minute first: 1.99999999 degrees is 002 00.0000,
+    # never 001 60.0000 (which a strict reader, ours included, refuses).
+    total = round(value * 600_000)
+    deg, rest = divmod(total, 600_000)
+    return f"{deg:0{degree_digits}d}{rest // 10_000:02d}.{rest % 10_000:04d}", neg
 
 
 def encode_gga(lat: float, lon: float, hdop: float, at: datetime, talker: str = "GP") -> str:

@@ -40,6 +40,8 @@ class Item:
     key: str  # friendly name, OwnTracks topic, or device id
     payload: bytes
     ack: Callable[[], None] | None = None
+    mid: int | None = None  # the local broker's packet id (QoS 1): see gateway/redelivery.py
+    dup: bool = False  # the broker's DUP flag: it sent this message before
 
 
 class LocalMqtt:
@@ -85,7 +87,9 @@ class LocalMqtt:
         if item is None:
             ack()  # not ours (bridge/..., a set topic): nothing to keep
             return
-        self.inbox.put(Item(item[0], item[1], payload, ack))  # blocks when full
+        mid = m.mid if m.qos else None
+        # Blocks when full (backpressure).
+        self.inbox.put(Item(item[0], item[1], payload, ack, mid, bool(m.dup)))
 
     def _item(self, topic: str, payload: bytes) -> tuple[str, str] | None:
         parts = topic.split("/")

@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS dead_letter (
     source TEXT NOT NULL, payload BLOB NOT NULL, error TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS device_state (device TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS local_input (
+    mid INTEGER PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL
+);
 """
 
 
@@ -101,14 +104,22 @@ class Outbox:
         with self._lock:
             return dict(self._db.execute("SELECT device, state FROM device_state"))
 
+    def load_inputs(self, older_than: float) -> dict[int, str]:
+        """Committed local messages (packet id -> digest), after pruning those older than
+        ``older_than`` (a Unix time: past the local session's expiry nothing redelivers)."""
+        with self._lock:
+            self._db.execute("DELETE FROM local_input WHERE at < ?", (older_than,))
+            return dict(self._db.execute("SELECT mid, digest FROM local_input"))
+
     def append(self, rows: list[Row], states: dict[str, str] | None = None,
-               dead: list[tuple[str, bytes, str]] | None = None) -> None:
+               dead: list[tuple[str, bytes, str]] | None = None,
+               inputs: list[tuple[int, str, float]] | None = None) -> None:
         """Commit ``rows`` (seqs from :meth:`next_seq` upwards) durably, evicting if full.
 
         ``states`` (each device's last converted input) commit in the same
         transaction, so an input redelivered after a crash converts to nothing new.
         """
-        if not rows and not states and not dead:
+        if not rows and not states and not dead and not inputs:
             return
         rows = list(rows)
         with self._lock:
@@ -119,6 +130,10 @@ class Outbox:
                         "INSERT INTO dead_letter (source, payload, error) VALUES (?, ?, ?)", dead)
                     self._db.execute("DELETE FROM dead_letter WHERE rowid <= "
                                      "(SELECT MAX(rowid) FROM dead_letter) - ?", (DEAD_KEEP,))
+                if inputs:  # gateway/redelivery.py: committed with what came of them
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO local_input (mid, digest, at) VALUES (?, ?, ?)",
+                        inputs)
                 if states:
                     self._db.executemany(
                         "INSERT OR REPLACE INTO device_state (device, state) VALUES (?, ?)",

@@ -36,12 +36,13 @@ class Health:
     last_seen: datetime | None = None
     battery_pct: int | None = None
     link_quality: int | None = None
+    battery_low: bool | None = None
     online: bool | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"last_seen": self.last_seen.isoformat() if self.last_seen else None,
-                "battery_pct": self.battery_pct, "link_quality": self.link_quality,
-                "online": self.online}
+                "battery_pct": self.battery_pct, "battery_low": self.battery_low,
+                "link_quality": self.link_quality, "online": self.online}
 
 
 @dataclass

@@ -22,6 +22,7 @@ import queue
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,16 +34,25 @@ from gateway import config as conf
 from gateway.clock import SkewProbe
 from gateway.config import DeviceConfig, GatewayConfig
 from gateway.fallback import Fallback
-from gateway.inputs import Item, LocalMqtt, SerialLine
+from gateway.inputs import SESSION_EXPIRY_S, Item, LocalMqtt, SerialLine
 from gateway.outbox import Outbox, Row
 from gateway.outputs import LocalOutputs
 from gateway.pipeline import Pipeline
+from gateway.redelivery import Redelivery, digest
 from gateway.uplink import Uplink
 
 log = logging.getLogger("trygg.gateway")
 
 INBOX = 5_000
 BATCH = 500
+STATUS_SCHEMA = 1  # the status payload's version: docs/gateway.md "The status contract"
+
+
+def software_version() -> str:
+    try:
+        return metadata.version("trygg")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def utcnow() -> datetime:
@@ -63,11 +73,15 @@ class Gateway:
                              cfg.outbox_warn_fraction)
         self.seq = self.outbox.next_seq()
         self.pipeline.restore(self.outbox.load_states())
+        self.redelivery = Redelivery(self.outbox.load_inputs(
+            clock().timestamp() - SESSION_EXPIRY_S))
         self.inbox: queue.Queue[Item] = queue.Queue(INBOX)
         self.fallback = Fallback(timedelta(seconds=cfg.fallback.after_s),
                                  frozenset(cfg.fallback.kinds))
         self.skew = SkewProbe()
         self.accepted = 0
+        self._version = software_version()
+        self._started_at = clock().isoformat()
         self._warned = False
         self._stop = threading.Event()
         self._fallback_lock = threading.Lock()
@@ -142,7 +156,13 @@ class Gateway:
         now = self.clock()
         rows: list[Row] = []
         dead: list[tuple[str, bytes, str]] = []
+        inputs: list[tuple[int, str, float]] = []
         for item in batch:
+            if item.mid is not None:
+                item_digest = digest(item.source, item.key, item.payload)
+                if self.redelivery.is_redelivery(item.mid, item.dup, item_digest):
+                    continue  # committed before a crash; only its ack was lost
+                inputs.append((item.mid, item_digest, now.timestamp()))
             try:
                 for device, reading in self._convert(item, now):
                     rows.append(self._stamp(self.seq + len(rows), device, reading, now))
@@ -158,13 +178,14 @@ class Gateway:
         while True:
             try:
                 # Durable before any ack (drops at the cap are counted), with the states.
-                self.outbox.append(rows, states, dead)
+                self.outbox.append(rows, states, dead, inputs)
                 break
             except sqlite3.Error as exc:
                 log.error("outbox write failed; retrying", extra={"error": str(exc)})
                 if self._stop.wait(delay):
                     return  # shutting down: unacked sources will redeliver
                 delay = min(delay * 2, 5.0)
+        self.redelivery.remember(inputs)
         self.seq += len(rows)
         self.accepted += len(rows)
         for item in batch:
@@ -282,16 +303,22 @@ class Gateway:
     def status(self, online: bool = True) -> bytes:
         p = self.pipeline
         return conf.dump({
+            "schema": STATUS_SCHEMA,
             "online": online,
             "ts": self.clock().isoformat(),
             "site": self.cfg.site,
             "gateway": self.cfg.gateway,
+            "software": {"name": "trygg-gateway", "version": self._version},
+            "heartbeat_s": self.cfg.heartbeat_s,
+            "started_at": self._started_at,
+            "config_version": self.hub_config.version if self.hub_config else None,
             "next_seq": self.seq,
             "accepted": self.accepted,
             "outbox": {"queued": self.outbox.count, "bytes": self.outbox.bytes,
                        "cap_bytes": self.outbox.max_bytes, "warning": self.outbox.warning},
             "dropped": dict(self.outbox.dropped),
             "rejected": dict(p.rejected),
+            "redelivered_skipped": self.redelivery.skipped,
             "consent_dropped": dict(p.consent_dropped),
             "unknown": sorted(p.unknown)[:50],
             "clock": self.skew.report(),

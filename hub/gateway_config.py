@@ -14,10 +14,13 @@ gets ``{"t0": <echo>, "hub": <hub time>}`` on ``trygg/v1/{site}/{gateway}/time``
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,9 +90,10 @@ class GatewaySync:
             self.client.username_pw_set(username, password)
         if tls:
             self.client.tls_set_context(ssl.create_default_context())
-        self.client.on_connect = lambda c, *_: c.subscribe(TIME_REQUESTS, qos=0)
+        self.on_connected: Callable[[], None] | None = None  # set by ConfigPublisher
+        self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(0.5, 30)
+        self.client.reconnect_delay_set(1, 30)
         self.host, self.port = host, port
 
     def start(self) -> None:
@@ -100,11 +104,16 @@ class GatewaySync:
         self.client.disconnect()
         self.client.loop_stop()
 
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        client.subscribe(TIME_REQUESTS, qos=0)
+        if self.on_connected is not None:
+            self.on_connected()
+
     def publish_config(self, site: str, gateway: str, config: Mapping[str, Any]) -> None:
         self.client.publish(config_topic(site, gateway), json.dumps(config), qos=1, retain=True)
 
     def _on_message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
-        reply = time_reply(message.payload, self.clock())
+        reply = time_reply(bytes(message.payload), self.clock())
         if reply is not None:
             topic = message.topic.rsplit("/", 1)[0]  # .../time/request -> .../time
             client.publish(topic, reply, qos=0)
@@ -116,18 +125,114 @@ def publish_all(sync: GatewaySync, devices: list[DeviceView], bases: list[LegalB
     gateways = sorted({(v.device.site, v.device.gateway) for v in devices})
     for site, gateway in gateways:
         sync.publish_config(site, gateway, build_config(site, gateway, devices, bases, now,
-                                                        version=int(now.timestamp()),
+                                                        version=int(now.timestamp() * 1000),
                                                         timezone=timezone))
     return len(gateways)
 
 
+# --- config sync on change --------------------------------------------------------
+
+_listeners: set[Callable[[], None]] = set()
+_listeners_lock = threading.Lock()
+
+
+def config_changed() -> None:
+    """The hook: devices, placements or legal bases changed; republish what differs.
+
+    Cheap and thread-safe; every :class:`ConfigPublisher` running in this process
+    rebuilds the configs and publishes those whose content changed.
+    """
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for poke in listeners:
+        poke()
+
+
+Snapshot = tuple[list[DeviceView], list[LegalBasis], Mapping[str, str]]
+
+
+def _content_digest(config: Mapping[str, Any]) -> str:
+    """What a gateway acts on: not the version or the hub's clock."""
+    body = {k: v for k, v in config.items() if k not in ("version", "hub_time")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class ConfigPublisher:
+    """Publishes each gateway's config at start and again whenever its content changes."""
+
+    def __init__(self, sync: GatewaySync, load: Callable[[], Awaitable[Snapshot]],
+                 reconcile_s: float = 60.0, default_timezone: str = "Europe/Oslo") -> None:
+        self.sync = sync
+        self.load = load
+        self.reconcile_s = reconcile_s
+        self.default_timezone = default_timezone
+        self.published: dict[tuple[str, str], str] = {}  # (site, gateway) -> content digest
+        self.publications = 0
+        self._version = 0
+        self._force = False
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def poke(self, force: bool = False) -> None:
+        """Rebuild soon (from any thread); ``force`` republishes even unchanged configs."""
+        self._force = self._force or force
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    def publish_changed(self, snapshot: Snapshot, now: datetime, force: bool = False) -> int:
+        devices, bases, zones = snapshot
+        gateways = {(v.device.site, v.device.gateway) for v in devices} | set(self.published)
+        sent = 0
+        for site, gateway in sorted(gateways):
+            config = build_config(site, gateway, devices, bases, now, 0,
+                                  zones.get(site, self.default_timezone))
+            digest = _content_digest(config)
+            if not force and self.published.get((site, gateway)) == digest:
+                continue
+            self._version = max(self._version + 1, int(now.timestamp() * 1000))
+            config["version"] = self._version
+            self.sync.publish_config(site, gateway, config)
+            self.published[(site, gateway)] = digest
+            sent += 1
+        self.publications += sent
+        if sent:
+            log.info("gateway configs published", extra={"count": sent})
+        return sent
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.sync.on_connected = lambda: self.poke(force=True)
+        with _listeners_lock:
+            _listeners.add(self.poke)
+        try:
+            while not stop.is_set():
+                force, self._force = self._force, False
+                try:
+                    self.publish_changed(await self.load(), self.sync.clock(), force)
+                except Exception:  # the store is down: keep the last configs, try again
+                    log.exception("gateway config sync failed; retrying")
+                    self._force = self._force or force
+                stopping = asyncio.ensure_future(stop.wait())
+                woken = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({stopping, woken}, timeout=self.reconcile_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                for task in (stopping, woken):
+                    task.cancel()
+                self._wake.clear()
+                await asyncio.sleep(0.05)  # let a burst of writes settle into one rebuild
+        finally:
+            with _listeners_lock:
+                _listeners.discard(self.poke)
+
+
 async def run_gateway_sync(sync: GatewaySync, stop: asyncio.Event,
-                           devices: Callable[[], list[DeviceView]],
-                           bases: Callable[[], list[LegalBasis]] = list) -> None:
-    """Keep the sync client up for the hub's lifetime; publish every config at start."""
+                           load: Callable[[], Awaitable[Snapshot]],
+                           reconcile_s: float = 60.0) -> None:
+    """Keep the sync client up for the hub's lifetime; configs published on every change."""
     sync.start()
     try:
-        publish_all(sync, devices(), bases(), sync.clock())
-        await stop.wait()
+        await ConfigPublisher(sync, load, reconcile_s).run(stop)
     finally:
         sync.stop()

@@ -34,6 +34,7 @@ from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome, Transition, 
 from hub.consent.gate import ConsentGate
 from hub.errors import NotFound, StoreError
 from hub.feed import AlertFeed
+from hub.gateway_config import config_changed
 from hub.metrics import Metrics
 from hub.ruleset import RuleSet
 from hub.store.base import AlertFilter, Store
@@ -198,12 +199,14 @@ class Hub:
         placements = await self.run_store(self.store.placements)
         registry = MemoryRegistry({p.device: p for p in placements})
         self.registry = registry
+        config_changed()  # the gateways' synced configs follow (hub/gateway_config.py)
 
     async def reload_consent(self) -> None:
         """Load the legal bases again (after any change to them: the API calls this)."""
         store = self.store
         bases, zones = await self.run_store(lambda: (store.list_bases(), store.site_zones()))
         self.consent.load(bases, zones)
+        config_changed()
 
     def add_notifier(self, notifier: Notifier) -> None:
         self._notifiers.append(notifier)

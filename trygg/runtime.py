@@ -158,7 +158,8 @@ async def running_hub(
         asyncio.create_task(run_ingest(hub, broker_settings(settings), publisher, stop)),
         asyncio.create_task(server.serve()),
         asyncio.create_task(
-            run_gateway_sync(sync, stop, store.list_devices, store.list_bases)
+            run_gateway_sync(sync, stop, lambda: hub.run_store(
+                lambda: (store.list_devices(), store.list_bases(), store.site_zones())))
         ),
         asyncio.create_task(maintain_daily(hub, stop)),
         asyncio.create_task(run_jobs(hub, RetentionSettings(), utcnow, stop)),

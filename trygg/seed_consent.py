@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from devices.localtime import TimeWindow
-from hub.consent.devices import DEVICE_TYPE_KINDS
+from hub.consent.devices import kinds_of
 from hub.consent.records import BasisAction, BasisChange
 from hub.store.base import Store
 from rules.consent import NO_BASIS_KINDS, BasisKind, LegalBasis
@@ -68,7 +68,7 @@ def demo_bases(scenario: Scenario, now: datetime) -> list[LegalBasis]:
         if device.resident is None or device.type not in _MEASURES:
             continue
         measure = _MEASURES[device.type][0]
-        reported = DEVICE_TYPE_KINDS.get(device.type, frozenset())
+        reported = kinds_of(device.type) or frozenset()
         kinds.setdefault((device.resident, device.type), set()).update(
             k for k in reported if k not in NO_BASIS_KINDS
         )

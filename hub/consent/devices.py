@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from devices.catalogue import lookup
+from devices.reading import UnknownModel
 from rules.consent import NO_BASIS_KINDS, LegalBasis, check_basis
 
 # device type -> the event kinds it reports (besides the device.* kinds every device sends).
@@ -31,6 +33,18 @@ DEVICE_TYPE_KINDS: dict[str, frozenset[str]] = {
 }
 
 
+def kinds_of(device_type: str) -> frozenset[str] | None:
+    """What a device reports: by generic type, or by its model in the device catalogue
+    (a gateway needs the model, e.g. ``MCCGQ11LM``); None when neither is known."""
+    kinds = DEVICE_TYPE_KINDS.get(device_type)
+    if kinds is not None:
+        return kinds
+    try:
+        return lookup(device_type).kinds
+    except UnknownModel:
+        return None
+
+
 class PlacementRefused(ValueError):
     """The device may not be activated for this resident; the message says why."""
 
@@ -41,7 +55,7 @@ def placement_problem(
     """Why a device of ``device_type`` may not serve ``resident_id`` now; None when it may."""
     if resident_id is None:
         return None
-    kinds = DEVICE_TYPE_KINDS.get(device_type)
+    kinds = kinds_of(device_type)
     if kinds is None:
         return (
             f"unknown device type {device_type!r}: cannot tell what it would monitor, so it"

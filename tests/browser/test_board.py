@@ -3,8 +3,6 @@ appear within 2 s, accept it, resolve it, see it leave the board."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,35 +16,13 @@ import uuid6
 from devices.events import make_event
 from hub.auth import hash_password
 from hub.routing.roster import Shift
-from hub.settings import HubSettings
 from hub.store.base import Account, Device, PlacementRecord, Role, Site, Unit
 from hub.store.sqlite import SqliteStore
-from trygg.runtime import running_hub
 
-from conftest import IN_CI, free_port
+from browserkit import ARGS, ARTIFACTS, CHROMIUM, seeded_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
-CHROMIUM = os.environ.get("TRYGG_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PASSWORD = "board test password"
-
-
-def need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if IN_CI:
-        pytest.fail(f"Chromium is missing at {CHROMIUM} (CI installs it: see .ci/run)")
-    pytest.skip(f"Chromium is missing at {CHROMIUM}")
 
 
 def seed(store: SqliteStore, site: str) -> None:
@@ -62,28 +38,8 @@ def seed(store: SqliteStore, site: str) -> None:
 
 @pytest.fixture
 async def board(mosquitto: tuple[str, int], unique_site: str, tmp_path: Path) -> AsyncIterator[str]:
-    need_chromium()
-    host, port = mosquitto
-    settings = HubSettings(
-        data_dir=tmp_path,
-        http_port=free_port(),
-        mqtt_host=host,
-        mqtt_port=port,
-        mqtt_client_id=f"hub-{unique_site}",
-        mqtt_session_expiry_s=5,
-        demo=True,
-    )
-    store = SqliteStore(settings.db_path)
-    store.migrate()
-    seed(store, unique_site)
-    stop = asyncio.Event()
-    async with running_hub(settings, store, stop) as run:
-        for _ in range(200):
-            if run.hub.broker_connected:
-                break
-            await asyncio.sleep(0.025)
-        yield f"http://127.0.0.1:{settings.http_port}"
-    store.close()
+    async with seeded_hub(mosquitto, unique_site, tmp_path, seed) as (url, _, _):
+        yield url
 
 
 async def publish_fall(host: str, port: int, site: str) -> None:

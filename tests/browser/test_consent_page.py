@@ -15,18 +15,15 @@ from typing import Any
 
 import aiomqtt
 import pytest
-from test_board import ARGS, ARTIFACTS, CHROMIUM, need_chromium
 
 from hub.auth import hash_password
 from hub.consent import notices
 from hub.consent.records import BasisAction, BasisChange
-from hub.settings import HubSettings
 from hub.store.base import Account, Device, PlacementRecord, Resident, Role, Site, Unit
 from hub.store.sqlite import SqliteStore
 from rules.consent import BasisKind, LegalBasis
-from trygg.runtime import running_hub
 
-from conftest import free_port
+from browserkit import ARGS, ARTIFACTS, CHROMIUM, seeded_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 PASSWORD = "consent test password"
@@ -47,24 +44,8 @@ def seed(store: SqliteStore, site: str) -> None:
 async def hub_url(
     mosquitto: tuple[str, int], unique_site: str, tmp_path: Path
 ) -> AsyncIterator[tuple[str, SqliteStore]]:
-    need_chromium()
-    host, port = mosquitto
-    settings = HubSettings(
-        data_dir=tmp_path,
-        http_port=free_port(),
-        mqtt_host=host,
-        mqtt_port=port,
-        mqtt_client_id=f"hub-{unique_site}",
-        mqtt_session_expiry_s=5,
-        demo=True,
-    )
-    store = SqliteStore(settings.db_path)
-    store.migrate()
-    seed(store, unique_site)
-    stop = asyncio.Event()
-    async with running_hub(settings, store, stop):
-        yield f"http://127.0.0.1:{settings.http_port}", store
-    store.close()
+    async with seeded_hub(mosquitto, unique_site, tmp_path, seed) as (url, store, _):
+        yield url, store
 
 
 async def next_config(messages: Any, want: Any) -> dict[str, Any]:
@@ -113,9 +94,7 @@ async def test_record_and_withdraw_a_basis_through_the_page(
             card = page.locator("li.basis").filter(has_text="SAK-2026/17")
             await expect(card.locator(".state")).to_have_text("I kraft", timeout=5000)
             await expect(card.locator(".history")).to_contain_text("lise registrerte")
-            recorded = await asyncio.wait_for(
-                next_config(configs, lambda c: c["bases"]), timeout=5
-            )
+            recorded = await asyncio.wait_for(next_config(configs, lambda c: c["bases"]), timeout=5)
             (basis,) = recorded["bases"]
             assert basis["resident_id"] == "res-7" and basis["withdrawn_at"] is None
             assert basis["windows"] == ["22:00-07:00"]

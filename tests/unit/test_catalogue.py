@@ -75,9 +75,18 @@ def test_models_are_unique() -> None:
         ("WXKG11LM", {"action": "release"}, None, []),
         ("WXKG11LM", {"action": ""}, None, []),  # the empty action the bridge sends after one
         ("WXKG11LM", {"click": "single"}, None, [("alarm.button", {"press": "single"})]),  # legacy
-        ("HS1EB/HS1EB-E", {"action": "emergency", "battery": 90}, None, [("alarm.button", {"press": "single"})]),
+        ("WXKG11LM", {"action": "triple"}, None, [("alarm.button", {"press": "double"})]),
+        ("WXKG11LM", {"click": "long"}, None, [("alarm.button", {"press": "long"})]),  # legacy hold
+        # heiman.ts: command_status_change_notification_action {0 off, 1 single, 2 double, 3 hold}
+        ("HS1EB/HS1EB-E", {"action": "single", "battery": 90}, None, [("alarm.button", {"press": "single"})]),
+        ("HS1EB/HS1EB-E", {"action": "double"}, None, [("alarm.button", {"press": "double"})]),
+        ("HS1EB/HS1EB-E", {"action": "hold"}, None, [("alarm.button", {"press": "long"})]),
+        ("HS1EB/HS1EB-E", {"action": "off"}, None, []),  # zone status back to 0: not a press
+        ("HS1EB/HS1EB-E", {"action": "emergency"}, None, []),  # not a value this model sends
+        ("SNZB-04", {"contact": False, "tamper": False, "battery_low": False}, None, [("door.opened", {"door": "entrance"})]),
         ("DJT11LM", {"action": "drop", "battery": 90}, None, [("fall.detected", {})]),
         ("DJT11LM", {"action": "vibration"}, None, []),
+        ("DJT11LM", {"action": "tilt", "angle_x": 3}, None, []),
         # Battery: one event when it drops below 15 %, not one per report.
         ("MCCGQ11LM", {"battery": 12, "voltage": 2800}, {"battery": 16}, [("device.battery_low", {"battery_pct": 12, "voltage_mv": 2800})]),
         ("MCCGQ11LM", {"battery": 11}, {"battery": 12}, []),
@@ -137,3 +146,6 @@ def test_health_fields() -> None:
     assert catalogue.health({"battery": 101.4, "linkquality": 57, "contact": True}) == {
         "battery_pct": 100, "link_quality": 57}
     assert catalogue.health({"battery": True}) == {}
+    assert catalogue.health({"battery_low": True, "battery": 9}) == {
+        "battery_pct": 9, "battery_low": True}
+    assert catalogue.health({"battery_low": "yes"}) == {}  # not a boolean: not reported

@@ -51,6 +51,9 @@ def test_device_types_name_real_kinds() -> None:
         ("fall_sensor", "r1", [basis(basis=BasisKind.DECISION_HOL_9)], T0, "in force"),
         ("fall_sensor", "r1", [basis(windows=())], T0, None),
         ("mystery_box", "r1", [basis()], T0, "unknown device type"),
+        # a catalogue model (what a gateway needs) is known by what the catalogue says
+        ("MCCGQ11LM", "r1", [], T0, "covers door.closed, door.opened"),
+        ("MCCGQ11LM", None, [], T0, None),
     ],
 )
 def test_placement(

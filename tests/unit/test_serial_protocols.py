@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from devices import nmea, stoveguard
@@ -55,6 +55,8 @@ def test_other_sentences_are_ignored() -> None:
 
 
 @given(st.floats(-89.9, 89.9), st.floats(-179.9, 179.9), st.floats(0.5, 20))
+@example(0.0, 1.9999999999999964, 1.0)  # minutes round up to 60: must carry into degrees
+@example(-59.99999999999, 179.999999999, 1.0)
 def test_nmea_round_trip(lat: float, lon: float, hdop: float) -> None:
     at = datetime(2026, 11, 23, 2, 3, 4, tzinfo=UTC)
     gga = nmea.parse(nmea.encode_gga(lat, lon, hdop, at))
