@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from devices.events import DATA_MODELS, KINDS, EventBase
 from devices.registry import Placement
+from devices.tags import tag_problem
 from rules.model import Predicate
 
 Path_ = tuple[str | int, ...]
@@ -121,6 +122,8 @@ def _compile(
         tags = raw["tags"]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             problems.append(((*at, "tags"), "expected a list of device tags"))
+        elif bad := [p for t in tags if (p := tag_problem(t))]:
+            problems.append(((*at, "tags"), "; ".join(bad) + " (it could never match)"))
         else:
             wanted = frozenset(tags)
             parts.append(lambda e, p: p is not None and not wanted.isdisjoint(p.tags))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from devices.localtime import DEFAULT_ZONE, TimeWindow, zone
+from devices.tags import tag_problem
 from devices.yamlsource import Path_, YamlSyntaxError, compose, dotted, line_of
 from rules.conditions import ConditionError, compile_condition, data_fields
 from rules.decisions import Category, Priority
@@ -35,7 +36,11 @@ SCOPE_KEYS = {"sites", "units", "residents", "devices", "tags"}
 MESSAGE_FIELDS = {"where", "device", "kind", "site", "unit", "apartment", "room", "location",
                   "count", "minutes", "window"}  # fmt: skip
 PARAM_TYPES = {
-    "enabled": "bool", "window": "window", "within": "duration", "count": "int", "zones": "zones",
+    "enabled": "bool",
+    "window": "window",
+    "within": "duration",
+    "count": "int",
+    "zones": "zones",
 }
 
 
@@ -376,6 +381,13 @@ def _scope(f: _File, at: Path_, raw: Any) -> Scope:
             continue
         if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
             f.bad((*at, key), "expected a list of ids")
+            continue
+        bad_tags = [p for v in values if key == "tags" and (p := tag_problem(v))]
+        if bad_tags:
+            f.bad(
+                (*at, key),
+                "; ".join(bad_tags) + " (stored tags are like that, so it never matches)",
+            )
             continue
         sets[key] = frozenset(values)
     return Scope(**sets)

@@ -48,6 +48,8 @@ def test_the_default_pack_loads_and_every_rule_says_which_need_it_serves() -> No
         ("when: {kind: water.leak}\n    absent: {any: [{kind: water.dry}], within: 3m}", "rules[0].absent.any[0].kind: unknown event kind 'water.dry'"),
         ("when: {kind: water.leak}\n    staff_present: maybe", "expected 'suppress' or 'raise'"),
         ("when: {kind: water.leak}\n    colour: red", "a.yaml:4: rules[0].colour: unknown key"),
+        ("when: {kind: door.opened}\n    scope: {tags: [Exit]}", "a.yaml:4: rules[0].scope.tags: tag 'Exit' is not"),
+        ("when: {kind: door.opened, tags: [exit door]}", "rules[0].when.tags: tag 'exit door' is not"),
         ("when: {data: {door: exit}}", "name the 'kind' before testing its data"),
     ],
 )
