@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -139,6 +139,19 @@ class TokenIssuer:
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
+def shift_scope(principal: Principal, duty: Mapping[str, Any]) -> Principal:
+    """A nattevakt on shift sees only the units of that shift (within the account's).
+
+    Off shift the account's units stay in force, so the board can still log them on.
+    ``duty`` maps staff to their :class:`hub.routing.roster.OnDuty` now.
+    """
+    on = duty.get(principal.username)
+    if on is None:
+        return principal
+    units = tuple(u for u in principal.units if u in on.units)
+    return replace(principal, units=units)
+
+
 def unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -152,6 +165,9 @@ def _principal(request: Request, token: str | None, roles: frozenset[Role]) -> P
         raise unauthorized("invalid or expired token")
     if principal.role not in roles:
         raise HTTPException(403, f"role {principal.role} may not use this route")
+    routing = getattr(state, "routing", None)  # hub.channels.router.Router
+    if routing is not None and principal.role is Role.NATTEVAKT:
+        principal = shift_scope(principal, routing.on_duty())
     glass = getattr(state, "break_glass", None)  # hub.consent.access.BreakGlass
     if glass is not None:
         opened: frozenset[str] = glass.open_for(principal.username, state.clock())

@@ -126,3 +126,14 @@ def test_revoke_and_revoke_user() -> None:
 def test_ttl_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         TokenIssuer(ttl=timedelta(0))
+
+
+def test_a_nattevakt_on_shift_sees_only_the_units_of_the_shift() -> None:
+    from hub.access import Principal
+    from hub.auth import shift_scope
+    from hub.routing.roster import OnDuty
+
+    kari = Principal("kari", Role.NATTEVAKT, "site-1", ("unit-a", "unit-b"))
+    duty = {"kari": OnDuty("kari", "site-1", frozenset({"unit-b", "unit-c"}))}
+    assert shift_scope(kari, duty).units == ("unit-b",)  # never beyond the account's units
+    assert shift_scope(kari, {}).units == ("unit-a", "unit-b")  # off shift: the account's
