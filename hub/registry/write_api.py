@@ -138,7 +138,7 @@ async def _view(request: Request, device_id: str) -> DeviceOut:
 async def register_new(body: RegisterIn, principal: Writer, request: Request) -> DeviceOut:
     """Register a device: ``in_stock``, on no gateway, kept for ``site``."""
     if not access.can_write_device(principal, body.site):
-        raise HTTPException(403, f"role {principal.role} may not register devices on {body.site}")
+        raise HTTPException(422, f"unknown site {body.site!r}")  # not one of the caller's
     new = Registration(body.id, body.serial, body.model, body.site, body.firmware, body.notes,
                        body.service_due_at)  # fmt: skip
     change = await _run(request, register_device, new, principal.username, now_of(request))

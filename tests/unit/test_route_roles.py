@@ -54,6 +54,8 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("PATCH", "/api/v1/devices/{device_id}"): {R.ADMIN, R.TEKNIKER},
     ("POST", "/api/v1/devices/import"): {R.ADMIN, R.TEKNIKER},
     ("GET", "/api/v1/devices/export"): {R.ADMIN, R.TEKNIKER},
+    ("POST", "/api/v1/gateways/{site}/{gateway}/provision"): {R.ADMIN, R.TEKNIKER},
+    ("POST", "/api/v1/gateways/{site}/{gateway}/revoke"): {R.ADMIN, R.TEKNIKER},
     ("GET", "/api/v1/gateways/{site}/{gateway}"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/events"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/residents/{resident_id}/bases"): CARE | {R.AUDITOR},
