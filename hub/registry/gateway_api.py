@@ -4,6 +4,7 @@
 |----------------------------------------------------|-------------------------------------|
 | POST /api/v1/gateways/{site}/{gateway}/provision   | DEVICE_WRITERS (tekniker: own site) |
 | POST /api/v1/gateways/{site}/{gateway}/revoke      | same                                |
+| PATCH /api/v1/gateways/{site}/{gateway}            | same; notes (registers the gateway) |
 
 Provisioning records a new broker account in the registry (only the password's hash)
 and answers with the gateway's config and the password, shown this once
@@ -80,6 +81,12 @@ class ProvisionedOut(BaseModel):
     broker_files_written: bool
 
 
+class GatewayPatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notes: Annotated[str, Field(min_length=1, max_length=500)] | None
+
+
 class RevokedOut(BaseModel):
     gateway: GatewayOut
     broker_files_written: bool
@@ -142,6 +149,21 @@ async def revoke_gateway(site: str, gateway: str, principal: Writer, request: Re
     await audit(request, principal, "gateway.revoke", None, f"{site}/{gateway}", None)
     return RevokedOut(gateway=await _view(request, principal, site, gateway),
                       broker_files_written=written)  # fmt: skip
+
+
+@router.patch("/gateways/{site}/{gateway}", responses=_ERRORS)
+async def patch_gateway(site: str, gateway: str, body: GatewayPatchIn, principal: Writer,
+                        request: Request) -> GatewayOut:  # fmt: skip
+    """Set the gateway's notes (``null`` clears); a gateway not yet in the registry is
+    registered (without credentials)."""
+    _allowed(principal, site)
+    hub = hub_of(request)
+
+    def run(store: reg.GatewayStore) -> None:
+        reg.set_notes(store, site, gateway, body.notes)
+
+    await _run(hub, run)
+    return await _view(request, principal, site, gateway)
 
 
 async def _run(hub: Any, fn: Any) -> Any:

@@ -91,6 +91,17 @@ def revoke(store: GatewayStore, site: str, gateway: str, now: datetime) -> Gatew
     return record
 
 
+def set_notes(store: GatewayStore, site: str, gateway: str, notes: str | None) -> GatewayRecord:
+    """The gateway's notes; a gateway the registry does not have yet is registered."""
+    [gw] = gateways_of([(site, gateway)])
+    if site not in store.site_zones():
+        raise UnknownSite(f"unknown site {site!r}")
+    old = _find(store, gw.site, gw.gateway) or GatewayRecord(site, gateway)
+    record = replace(old, notes=notes)
+    store.save_gateway(record)
+    return record
+
+
 def write_broker_files(store: GatewayStore, auth_dir: Path, *, hub_user: str = HUB_USER,
                        hub_password: str | None = None) -> BrokerAuth:  # fmt: skip
     """``passwd`` and ``acl`` in ``auth_dir`` for every provisioned gateway of the registry."""

@@ -149,6 +149,7 @@ NO_RESIDENT_DATA = {
     ("GET", "/api/v1/gateways/{site}/{gateway}"),
     ("POST", "/api/v1/gateways/{site}/{gateway}/provision"),  # audited, but no resident
     ("POST", "/api/v1/gateways/{site}/{gateway}/revoke"),
+    ("PATCH", "/api/v1/gateways/{site}/{gateway}"),
 }
 ACCOUNTS = {
     "admin": (Role.ADMIN, None, ()),

@@ -95,3 +95,20 @@ async def test_refusals(env: Env, user: str, path: str, status: int, reason: str
     r = await env.post(user, f"/api/v1/gateways/{path}")
     assert r.status_code == status, r.text
     assert reason in r.text
+
+
+async def test_gateway_notes(env: Env) -> None:
+    r = await env.client.patch("/api/v1/gateways/site-1/gw-2", json={"notes": "i kjelleren"},
+                               headers=env.auth("tore"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "registered" and r.json()["notes"] == "i kjelleren"
+    assert r.json()["devices"] == 1  # smoke-B
+    r = await env.client.patch("/api/v1/gateways/site-1/gw-1", json={"notes": None},
+                               headers=env.auth("admin"))  # fmt: skip
+    assert r.json()["notes"] is None and r.json()["state"] == "provisioned"
+    r = await env.client.patch("/api/v1/gateways/site-1/gw-1", json={"notes": "x"},
+                               headers=env.auth("trude"))  # fmt: skip
+    assert r.status_code == 404
+    r = await env.client.patch("/api/v1/gateways/site-9/gw-1", json={"notes": "x"},
+                               headers=env.auth("admin"))  # fmt: skip
+    assert r.status_code == 422 and "unknown site" in r.text

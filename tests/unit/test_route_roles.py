@@ -56,6 +56,7 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/devices/export"): {R.ADMIN, R.TEKNIKER},
     ("POST", "/api/v1/gateways/{site}/{gateway}/provision"): {R.ADMIN, R.TEKNIKER},
     ("POST", "/api/v1/gateways/{site}/{gateway}/revoke"): {R.ADMIN, R.TEKNIKER},
+    ("PATCH", "/api/v1/gateways/{site}/{gateway}"): {R.ADMIN, R.TEKNIKER},
     ("GET", "/api/v1/gateways/{site}/{gateway}"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/events"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/residents/{resident_id}/bases"): CARE | {R.AUDITOR},
