@@ -1,0 +1,135 @@
+"""Resident feedback out to the gateways: the shell around :mod:`hub.feedback`.
+
+A :class:`hub.service.Notifier` like the others, so it sees every alert change
+the moment the hub dispatches it (before any batch commit). It publishes on
+the hub's own MQTT link, QoS 1, to ``trygg/v1/{site}/{gateway}/commands`` of
+the gateway the source device is placed on.
+
+It never makes an alert ``notified``: the resident's device hearing about the
+alarm is not staff being told, so :meth:`send` always answers False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import uuid6
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from devices.feedback import MAX_EXPECTED_MINUTES, FeedbackState
+from devices.registry import Placement
+from hub.alerts import Alert
+from hub.feedback import Ledger, Outgoing, command, eligible
+
+log = logging.getLogger("trygg.feedback")
+
+Publish = Callable[[str, bytes], Awaitable[bool]]
+PUBACK_WAIT_S = 10.0
+ETA_MAX = 10_000  # announced ETAs waiting for their accept
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid6.uuid7())
+
+
+class FeedbackMetrics:
+    """Labels: the feedback state only; never a device, resident or alert."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sent = Counter(
+            "trygg_feedback_sent_total",
+            "Feedback commands the broker acknowledged, by state",
+            ["state"],
+            registry=registry,
+        )
+        self.failed = Counter(
+            "trygg_feedback_failed_total",
+            "Feedback commands not acknowledged by the broker, by state",
+            ["state"],
+            registry=registry,
+        )
+        self.received_seconds = Histogram(
+            "trygg_feedback_received_seconds",
+            "From the event's own time to the broker acknowledging the 'received' feedback",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+
+
+class ResidentFeedback:
+    channel = "resident"
+
+    def __init__(
+        self,
+        publish: Publish,
+        placement: Callable[[str], Placement | None],
+        registry: CollectorRegistry,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        new_id: Callable[[], str] = _new_id,
+        puback_wait_s: float = PUBACK_WAIT_S,
+    ) -> None:
+        self._publish = publish
+        self._placement = placement
+        self._clock = clock
+        self._new_id = new_id
+        self._wait = puback_wait_s
+        self.ledger = Ledger()
+        self.metrics = FeedbackMetrics(registry)
+        self._eta: dict[str, int] = {}
+
+    def expect(self, alert_id: str, minutes: int) -> None:
+        """An ETA from the staff member's "on my way": carried by the ``help_coming`` sent next."""
+        if not 0 <= minutes <= MAX_EXPECTED_MINUTES:
+            raise ValueError(f"expected minutes out of range: {minutes}")
+        if len(self._eta) >= ETA_MAX:
+            self._eta.pop(next(iter(self._eta)))
+        self._eta[alert_id] = minutes
+
+    async def send(self, alert: Alert) -> bool:
+        """Publish what this change means for the resident's device; always False (see module)."""
+        placement = self._placement(alert.device)
+        if placement is None or not eligible(alert, placement):
+            return False
+        # Decided before the first await: changes dispatched in order are planned in order.
+        now = self._clock()
+        out = [self._outgoing(alert, s, placement, now) for s in self.ledger.advance(alert)]
+        if not alert.is_open:
+            self._eta.pop(alert.id, None)
+        for message in out:
+            await self._send_one(message, alert)
+        return False
+
+    def _outgoing(
+        self, alert: Alert, state: FeedbackState, placement: Placement, now: datetime
+    ) -> Outgoing:
+        eta = self._eta.pop(alert.id, None) if state is FeedbackState.HELP_COMING else None
+        return command(alert, state, placement, self._new_id(), now, eta)
+
+    async def _send_one(self, message: Outgoing, alert: Alert) -> None:
+        state = str(message.command.state)
+        try:
+            ok = await asyncio.wait_for(
+                self._publish(message.topic, message.command.to_json()), self._wait
+            )
+        except (TimeoutError, OSError, RuntimeError) as exc:
+            ok = False
+            log.warning("feedback not acknowledged: %s", exc or type(exc).__name__,
+                        extra={"alert_id": alert.id, "state": state})  # fmt: skip
+        if not ok:
+            self.metrics.failed.labels(state).inc()
+            log.error("feedback to the resident's device failed",
+                      extra={"alert_id": alert.id, "state": state})  # fmt: skip
+            return
+        self.metrics.sent.labels(state).inc()
+        if message.command.state is FeedbackState.RECEIVED:
+            waited = (self._clock() - alert.event_ts).total_seconds()
+            self.metrics.received_seconds.observe(max(0.0, waited))
+        log.info("feedback sent", extra={"alert_id": alert.id, "state": state})
