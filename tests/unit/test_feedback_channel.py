@@ -64,7 +64,7 @@ class SlowStore(MemoryStore):
         return super().append_events(events)
 
 
-def seed(store: MemoryStore) -> None:
+def seed(store: MemoryStore | SqliteStore) -> None:
     store.upsert_site(Site(id=SITE, name="Testheim"))
     store.upsert_unit(Unit(id="unit-a", site=SITE, name="A"))
     store.upsert_resident(Resident(id="res-1", site=SITE, unit="unit-a", name="Test Person"))
@@ -82,7 +82,7 @@ def press(device: str = "btn-1", kind: str = "alarm.button") -> bytes:
     return event.model_dump_json().encode()
 
 
-async def started(store: MemoryStore, broker: Broker) -> tuple[Hub, ResidentFeedback]:
+async def started(store: MemoryStore | SqliteStore, broker: Broker) -> tuple[Hub, ResidentFeedback]:
     seed(store)
     hub = Hub(store)
     await hub.start()
@@ -274,3 +274,38 @@ async def test_on_my_way_with_an_eta_puts_it_on_help_coming(broker: Broker) -> N
         store.close()
     assert [(b["state"], b["expected_minutes"]) for _, b, _ in broker.sent] == [
         ("received", None), ("help_coming", 4)]  # fmt: skip
+
+
+async def test_received_is_not_queued_behind_a_backlog_of_events(broker: Broker) -> None:
+    """10,000 events from other devices arrive around the press (a loaded hub, a real
+    SQLite store committing batches): the press's ``received`` still goes out at once."""
+    store = SqliteStore(":memory:")
+    store.migrate()
+    hub, _ = await started(store, broker)
+    try:
+        def burst(start: int) -> None:
+            for n in range(start, start + 1000):
+                event = make_event(id=str(uuid6.uuid7()), site=SITE, gateway=GW,
+                                   device=f"motion-{n % 50}", kind="room.motion",
+                                   ts=datetime.now(UTC), seq=n)  # fmt: skip
+                hub.handle_message(event.model_dump_json().encode(), TOPIC)
+
+        for n in range(5):
+            burst(n * 1000)
+            await asyncio.sleep(0)
+        pressed = time.monotonic()
+        hub.handle_message(press(), TOPIC)
+        for n in range(5, 10):
+            burst(n * 1000)
+            await asyncio.sleep(0)
+        for _ in range(500):
+            if broker.sent:
+                break
+            await asyncio.sleep(0.002)
+        assert broker.states() == ["received"]
+        waited = broker.sent[0][2] - pressed
+        assert waited < 0.5, f"received {waited:.3f} s after the press"
+        assert hub.queued_events > 0  # the backlog was still being written
+        await hub.drain(30)
+    finally:
+        await hub.stop()
