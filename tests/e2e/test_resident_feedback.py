@@ -9,7 +9,8 @@ its own) shows its feedback on the colour lamp by the bed:
    within 1 s of the press; no local fallback alarm sounds;
 2. staff say "on my way" with an ETA through the API -> ``help_coming`` (with it),
    on site -> ``help_arrived``, resolve -> ``closed``;
-3. the hub unreachable (its broker gone): the gateway shows ``received`` locally
+3. the hub unreachable (its broker gone, or no hub behind the broker): the gateway
+   shows ``received`` locally
    (``source: gateway``) when ``fallback.after_s`` passes, and the fallback alarm sounds.
 """
 
@@ -210,14 +211,19 @@ async def test_press_received_help_coming_arrived_closed(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("cut", ["broker down", "hub stopped"])
 async def test_hub_unreachable_the_gateway_shows_received_and_sounds_the_fallback(
-    tmp_path: Path,
+    tmp_path: Path, cut: str
 ) -> None:
     local = PrivateMosquitto(tmp_path / "local")
     local.start()
-    # The uplink broker is down (the hub cannot be reached): nobody listens on that port.
+    # "broker down": nobody listens on the uplink port. "hub stopped": the broker takes
+    # the press (PUBACK) but no hub is there to answer.
+    uplink = PrivateMosquitto(tmp_path / "up") if cut == "hub stopped" else None
+    if uplink is not None:
+        uplink.start()
     cfg = gateway_config(
-        tmp_path, free_port(), local.port, after_s=1.0,
+        tmp_path, uplink.port if uplink else free_port(), local.port, after_s=1.0,
         devices=[DeviceConfig(id="btn-1", protocol="z2m", model="WXKG11LM",
                               friendly_name="btn-1", resident_id="r1"),
                  DeviceConfig(id="lamp-1", protocol="z2m", model="9290022166",
@@ -229,6 +235,8 @@ async def test_hub_unreachable_the_gateway_shows_received_and_sounds_the_fallbac
     try:
         gw.start()
         await until(lambda: gw.local is not None and gw.local.connected.is_set(), 15, "local")
+        if uplink is not None:
+            await until(gw.uplink.connected.is_set, 15, "uplink")
         pressed = time.monotonic()
         bridge.send("btn-1", "WXKG11LM", PRESS)
         await until(lambda: bool(watch.on(FALLBACK)) and bool(watch.on(LAMP_SET)), 10,
@@ -242,9 +250,14 @@ async def test_hub_unreachable_the_gateway_shows_received_and_sounds_the_fallbac
         [(_, alarm)] = watch.on(FALLBACK)
         assert alarm["alarm"] == "alarm.button" and alarm["reason"] == "hub_unconfirmed"
         assert gw.fallback.sounded == 1
-        assert gw.outbox.count == 1  # the press still waits to reach the hub
+        if uplink is None:
+            assert gw.outbox.count == 1  # the press still waits to reach the hub
+        else:
+            await until(lambda: gw.outbox.count == 0, 10, "the broker has the press")
     finally:
         gw.stop()
         bridge.close()
         watch.close()
         local.stop()
+        if uplink is not None:
+            uplink.stop()
