@@ -115,17 +115,16 @@ class ResidentFeedback:
 
     async def _send_one(self, message: Outgoing, alert: Alert) -> None:
         state = str(message.command.state)
+        publish = self._publish(message.topic, message.command.to_json())
         try:
-            ok = await asyncio.wait_for(
-                self._publish(message.topic, message.command.to_json()), self._wait
-            )
-        except (TimeoutError, OSError, RuntimeError) as exc:
-            ok = False
-            log.warning("feedback not acknowledged: %s", exc or type(exc).__name__,
-                        extra={"alert_id": alert.id, "state": state})  # fmt: skip
+            ok, reason = await asyncio.wait_for(publish, self._wait), "refused by the broker"
+        except TimeoutError:
+            ok, reason = False, f"no PUBACK within {self._wait:g} s"
+        except (OSError, RuntimeError) as exc:
+            ok, reason = False, str(exc) or type(exc).__name__
         if not ok:
             self.metrics.failed.labels(state).inc()
-            log.error("feedback to the resident's device failed",
+            log.error("feedback to the resident's device failed: %s", reason,
                       extra={"alert_id": alert.id, "state": state})  # fmt: skip
             return
         self.metrics.sent.labels(state).inc()
