@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import uuid6
@@ -26,7 +26,8 @@ from hub.feedback import Ledger, Outgoing, command, eligible
 
 log = logging.getLogger("trygg.feedback")
 
-Publish = Callable[[str, bytes], Awaitable[bool]]
+# Hands the message to the broker link now; the future says whether the broker acked it.
+Publish = Callable[[str, bytes], "asyncio.Future[bool]"]
 PUBACK_WAIT_S = 10.0
 ETA_MAX = 10_000  # announced ETAs waiting for their accept
 
@@ -98,13 +99,15 @@ class ResidentFeedback:
         placement = self._placement(alert.device)
         if placement is None or not eligible(alert, placement):
             return False
-        # Decided before the first await: changes dispatched in order are planned in order.
+        # Planned and handed to the link before the first await: changes dispatched in
+        # order go out in order, and nothing waits for another turn of the event loop.
         now = self._clock()
         out = [self._outgoing(alert, s, placement, now) for s in self.ledger.advance(alert)]
         if not alert.is_open:
             self._eta.pop(alert.id, None)
-        for message in out:
-            await self._send_one(message, alert)
+        started = [(message, self._start(message)) for message in out]
+        for message, acked in started:
+            await self._settle(message, acked, alert)
         return False
 
     def _outgoing(
@@ -113,15 +116,25 @@ class ResidentFeedback:
         eta = self._eta.pop(alert.id, None) if state is FeedbackState.HELP_COMING else None
         return command(alert, state, placement, self._new_id(), now, eta)
 
-    async def _send_one(self, message: Outgoing, alert: Alert) -> None:
-        state = str(message.command.state)
-        publish = self._publish(message.topic, message.command.to_json())
+    def _start(self, message: Outgoing) -> asyncio.Future[bool] | str:
+        """The publish under way, or why it could not start."""
         try:
-            ok, reason = await asyncio.wait_for(publish, self._wait), "refused by the broker"
-        except TimeoutError:
-            ok, reason = False, f"no PUBACK within {self._wait:g} s"
-        except (OSError, RuntimeError) as exc:
-            ok, reason = False, str(exc) or type(exc).__name__
+            return self._publish(message.topic, message.command.to_json())
+        except (OSError, RuntimeError, ValueError) as exc:
+            return str(exc) or type(exc).__name__
+
+    async def _settle(
+        self, message: Outgoing, acked: asyncio.Future[bool] | str, alert: Alert
+    ) -> None:
+        state = str(message.command.state)
+        ok, reason = False, acked if isinstance(acked, str) else "refused by the broker"
+        if not isinstance(acked, str):
+            try:
+                ok = await asyncio.wait_for(acked, self._wait)
+            except TimeoutError:
+                reason = f"no PUBACK within {self._wait:g} s"
+            except (OSError, RuntimeError) as exc:
+                reason = str(exc) or type(exc).__name__
         if not ok:
             self.metrics.failed.labels(state).inc()
             log.error("feedback to the resident's device failed: %s", reason,
