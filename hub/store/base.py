@@ -20,6 +20,7 @@ from devices.tags import normalise_tags
 from hub.alerts import Alert, AlertState, Transition
 from hub.audit import AuditEntry, AuditRecord
 from hub.consent.records import BasisChange, Notice
+from hub.relatives.ports import RelativeStore
 from hub.routing.ports import RoutingStore
 from rules.consent import LegalBasis
 from rules.decisions import Category
@@ -245,6 +246,7 @@ class Store(
     ConsentStore,
     AuditStore,
     RetentionStore,
+    RelativeStore,
     Protocol,
 ):
     """Everything one backend provides."""

@@ -39,6 +39,7 @@ from hub.store.common import (
     utc_transition,
 )
 from hub.store.consent_memory import ConsentTables, MemoryConsentMixin
+from hub.store.relatives_stores import MemoryRelativesMixin
 from hub.store.routing_stores import MemoryRoutingMixin
 
 
@@ -48,7 +49,7 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
         raise StoreError(f"FOREIGN KEY constraint failed: no {what} {key!r}")
 
 
-class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin):
+class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin, MemoryRelativesMixin):
     def __init__(self) -> None:
         self._consent = ConsentTables()
         self._events: list[StoredEvent] = []  # in position order
