@@ -1,0 +1,2 @@
+-- LOCAL PLACEHOLDER, never committed
+SELECT 1;
