@@ -54,6 +54,7 @@ from hub.errors import IllegalTransition, NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
 from hub.ratelimit import LoginThrottle
+from hub.relatives import api as relatives_api
 from hub.schemas import (
     AlertDetailOut,
     AlertOut,
@@ -474,6 +475,7 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     consent_api.mount_pages(app)
     app.include_router(locate_api.router)
     app.include_router(audit_api.router)
+    app.include_router(relatives_api.router)
     app.add_exception_handler(IllegalTransition, _conflict)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(StoreError, _unavailable)
