@@ -1,2 +1,0 @@
--- LOCAL PLACEHOLDER, never committed
-SELECT 1;
