@@ -5,6 +5,7 @@
 | GET    /api/v1/residents/{id}/relatives                 | admin, leader (resident in scope)|
 | PUT    /api/v1/residents/{id}/relatives/{relative_id}   | same                             |
 | DELETE /api/v1/residents/{id}/relatives/{relative_id}   | same                             |
+| POST   /api/v1/bases/{id}/relatives                     | admin, leader (as other basis changes) |
 | POST   /api/v1/relatives/reply/{token}                  | the relative: the signed token is the credential |
 
 Every registry call is audited as an act on the resident's data (``relative.list``,
@@ -23,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.audit import AuditEntry
 from hub.auth import Principal, require
 from hub.consent import access as ca
+from hub.consent import api as consent_api
 from hub.consent.auditing import audit, hub_of, now_of
+from hub.consent.records import BasisAction
 from hub.relatives import token
 from hub.relatives.model import Relative, recipient_of, relative_to_json
 from hub.store.base import Resident, Role
@@ -31,6 +34,7 @@ from hub.store.base import Resident, Role
 router = APIRouter(prefix="/api/v1", tags=["relatives"])
 KEEPERS = (Role.ADMIN, Role.LEADER)
 Keeper = Annotated[Principal, Depends(require(*KEEPERS))]
+BasisWriter = Annotated[Principal, Depends(require(*ca.BASIS_WRITERS))]
 WHY = "relatives registry"
 
 
@@ -43,6 +47,13 @@ class RelativeIn(BaseModel):
     address: str | None = None
     language: Literal["nb", "en"] = "nb"
     notify: bool = True
+
+
+class NotifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notify_relatives: list[str] = Field(max_length=20)
+    note: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 class ReplyIn(BaseModel):
@@ -105,6 +116,22 @@ async def delete_relative(
         raise HTTPException(404, "no such relative")
     await audit(request, principal, "relative.delete", resident_id, relative_id, WHY)
     await _reload(request)
+
+
+@router.post("/bases/{basis_id}/relatives", responses={404: {}, 409: {}, 422: {}})
+async def set_basis_relatives(
+    basis_id: str, body: NotifyIn, request: Request, principal: BasisWriter
+) -> dict[str, Any]:
+    """Which of the resident's registered relatives may be told of this measure's alerts
+    (an empty list: nobody). A change of the basis, in its history and the audit log."""
+    basis, _ = await consent_api._change(request, principal, basis_id)
+    hub = hub_of(request)
+    known = {r.id for r in await hub.run_store(hub.store.list_relatives, basis.resident_id)}
+    unknown = sorted(set(body.notify_relatives) - known)
+    if unknown:
+        raise HTTPException(422, f"not registered as relatives: {', '.join(unknown)}")
+    new = consent_api._replace(basis, notify_relatives=tuple(body.notify_relatives))
+    return await consent_api._save(request, principal, new, BasisAction.RELATIVES, body.note)
 
 
 @router.post("/relatives/reply/{reply_token}", responses={403: {}, 409: {}, 410: {}, 503: {}})

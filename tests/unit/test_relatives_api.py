@@ -83,6 +83,27 @@ async def test_a_basis_names_relatives_through_the_consent_api(e: Env) -> None:
     assert r.json()["notify_relatives"] == ["kari"]
 
 
+async def test_a_leader_changes_who_may_be_told_and_the_basis_history_says_so(e: Env) -> None:
+    url = "/api/v1/bases/basis-gps/relatives"
+    r = await e.client.post(url, json={"notify_relatives": ["ola"]}, headers=e.auth("lisa"))
+    assert r.status_code == 422 and "not registered as relatives: ola" in r.text
+    await e.client.put(f"{BASE}/ola", json=OLA, headers=e.auth("lisa"))
+    body = {"notify_relatives": ["kari", "ola"], "note": "Ola tar over torsdager"}
+    r = await e.client.post(url, json=body, headers=e.auth("lisa"))
+    assert r.status_code == 200 and r.json()["notify_relatives"] == ["kari", "ola"]
+    assert e.hub.consent.bases_for("res-johs", "geofence.exit")[0].notify_relatives == (
+        "kari", "ola",
+    )  # fmt: skip
+    r = await e.client.post(url, json={"notify_relatives": []}, headers=e.auth("other"))
+    assert r.status_code == 404
+    r = await e.client.get("/api/v1/bases/basis-gps", headers=e.auth("lisa"))
+    assert [h["action"] for h in r.json()["history"]] == ["record", "relatives"]
+    assert ("lisa", "basis.relatives", "basis-gps") in audit_log(e)
+    # Now both are told.
+    await e.left_zone()
+    assert sorted(e.relatives.to()) == ["relative:kari", "relative:ola"]
+
+
 # --- the relatives step ------------------------------------------------------------------
 
 

@@ -70,6 +70,7 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("GET", "/api/v1/residents/{resident_id}/relatives"): {R.ADMIN, R.LEADER},
     ("PUT", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): {R.ADMIN, R.LEADER},
     ("DELETE", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): {R.ADMIN, R.LEADER},
+    ("POST", "/api/v1/bases/{basis_id}/relatives"): {R.ADMIN, R.LEADER},
 }
 # FastAPI's own documentation routes carry no resident data.
 DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
