@@ -244,14 +244,15 @@ def relative_answer(
     at_step = esc.current.target is Target.RELATIVES and recipient in esc.recipients
     if esc.closed or not at_step or esc.step == len(esc.chain.steps) - 1:
         return esc, []
-    who = relative_of(recipient) or recipient
+    # The reason names no relative: it goes to the log; the routing log's
+    # relative_answer entry (the shell's) says who answered.
     if answer == HANDLING:
         if esc.current.relative_can_hold:
             return esc, []
-        return _enter(esc, esc.step + 1, ctx, now, f"relative {who} is handling it")
+        return _enter(esc, esc.step + 1, ctx, now, "a relative is handling it")
     esc = replace(esc, declined=esc.declined | {recipient})
     if set(esc.recipients) <= esc.declined:
-        return _enter(esc, esc.step + 1, ctx, now, f"relative {who} cannot")
+        return _enter(esc, esc.step + 1, ctx, now, "relatives cannot")
     return esc, []
 
 

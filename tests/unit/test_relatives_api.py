@@ -3,6 +3,7 @@ a real Hub and Router: the daughter first, staff after the step, a reply by sign
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -179,7 +180,7 @@ async def test_cannot_sends_home_care_at_once_and_staff_see_her_answer(e: Env) -
     await e.settle()
     assert e.mqtt.to() == ["liv"]
     assert ("relative_answer", "relative:kari", "cannot") in e.routing(alert)
-    assert e.escalations(alert) == ["relative kari cannot"]
+    assert e.escalations(alert) == ["relatives cannot"]
     r = await e.client.get(f"/api/v1/alerts/{alert}/routing", headers=e.auth("liv"))
     assert any(x["kind"] == "relative_answer" and x["detail"] == "cannot" for x in r.json())
     assert ("relative:kari", "relative.reply", alert) in audit_log(e)
@@ -240,3 +241,13 @@ async def test_a_restarted_hub_carries_on_the_step_without_telling_her_again(e: 
     assert RoutingKind.RESUMED in [r.kind for r in e.store.routing_log(alert)]
     await router.drain()
     await hub.stop()
+
+
+def test_gateways_never_learn_who_of_the_relatives_may_be_told(e: Env) -> None:
+    from hub.gateway_config import build_config
+
+    views = e.store.list_devices("johs-home")
+    config = build_config("johs-home", "gw-johs", views, [GPS_BASIS], NOW)
+    (basis,) = config["bases"]
+    assert basis["id"] == "basis-gps" and basis["notify_relatives"] == []
+    assert "kari" not in json.dumps(config)

@@ -119,8 +119,8 @@ def test_answers(hold: bool, answer: str, moves_on: bool) -> None:
     esc, effects = engine.relative_answer(esc, KARI, answer, ctx(KARI), T0 + M)
     if moves_on:
         assert esc.step == 1
-        reason = "is handling it" if answer == "handling" else "cannot"
-        assert escalated(effects) == [(0, 1, f"relative kari {reason}")]
+        reason = "a relative is handling it" if answer == "handling" else "relatives cannot"
+        assert escalated(effects) == [(0, 1, reason)]
         assert sent(effects) == [("liv", "mqtt", 1)]
     else:
         assert effects == [] and esc.step == 0
@@ -134,7 +134,7 @@ def test_cannot_from_one_of_two_relatives_waits_for_the_other() -> None:
     esc, effects = engine.relative_answer(esc, KARI, "cannot", ctx(KARI, OLA), T0 + M)
     assert effects == [] and esc.step == 0 and esc.declined == {KARI}
     esc, effects = engine.relative_answer(esc, OLA, "cannot", ctx(KARI, OLA), T0 + 2 * M)
-    assert escalated(effects) == [(0, 1, "relative ola cannot")]
+    assert escalated(effects) == [(0, 1, "relatives cannot")]
     assert esc.declined == frozenset()
 
 
@@ -215,9 +215,10 @@ def test_staff_are_told_no_later_than_the_step_timeout(
     told by the relatives step's timeout (plus one check interval at most), exactly once."""
     esc, effects = engine.start(LEFT, chain(hold), ctx(KARI, OLA), T0)
     staff_at = T0 if sent(effects) and sent(effects)[0][0] == "liv" else None
-    events = sorted([(2 * i + 2, "tick", "", "") for i in range(len(allowed))] +
-                    [(m, "answer", who, a) for who, a, m in answers])  # fmt: skip
-    for minute, what, who, answer in [*events, (10, "tick", "", ""), (11, "tick", "", "")]:
+    ticks = [(2 * i + 2, "tick", "", "") for i in range(len(allowed))]
+    events = sorted([*ticks, (10, "tick", "", ""), (11, "tick", "", ""),
+                     *[(m, "answer", who, a) for who, a, m in answers]])  # fmt: skip
+    for minute, what, who, answer in events:
         now = T0 + minute * M
         index = min(minute // 2 - 1, len(allowed) - 1)
         c = ctx(KARI, OLA) if index < 0 or allowed[index] else ctx(why="no basis (withdrawn)")
