@@ -235,3 +235,47 @@ def test_staff_are_told_no_later_than_the_step_timeout(
             staff_at = now
     assert staff_at is not None and staff_at <= T0 + 10 * M
     assert esc.step >= 1
+
+
+def _drive(inputs: list[tuple[str, int, str, bool]]) -> tuple[engine.Escalation, list[RoutingRecord]]:
+    """Drive a relatives chain as the shell does, keeping the records it would append:
+    ticks (the basis allowed or not at that minute), answers from either relative."""
+    esc, effects = engine.start(LEFT, chain(), ctx(KARI, OLA), T0)
+    records = _log(effects, T0)
+    for what, second, who, allowed in sorted(inputs, key=lambda x: x[1]):
+        now = T0 + second * S
+        c = ctx(KARI, OLA) if allowed else ctx(why="no basis (withdrawn)")
+        if what == "tick":
+            wake = engine.next_wake(esc)
+            if wake is None or wake > now:
+                continue
+            esc, effects = engine.tick(esc, c, now)
+        else:
+            records.append(RoutingRecord(LEFT.id, now, RoutingKind.RELATIVE_ANSWER, who, who,
+                                         "relatives", esc.step, what))  # fmt: skip
+            esc, effects = engine.relative_answer(esc, who, what, c, now)
+        records += _log(effects, now)
+    return esc, records
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["tick", "tick", "cannot", "handling"]),
+                          st.integers(0, 1500), st.sampled_from([KARI, OLA]), st.booleans()),
+                max_size=20))  # fmt: skip
+def test_restore_gives_back_the_relatives_step_the_log_was_written_by(
+    inputs: list[tuple[str, int, str, bool]],
+) -> None:
+    live, records = _drive(inputs)
+    back = restore.restore(LEFT, chain(), records)
+    assert back is not None
+    assert (back.step, back.step_started, back.recipients) == (
+        live.step, live.step_started, live.recipients,
+    )  # fmt: skip
+    assert back.notified == live.notified
+    assert back.declined == live.declined
+    # A relatives step's quiet basis checks leave no record: the restored one checks
+    # again at once; at the live wake both do the same.
+    wake = engine.next_wake(live)
+    assert wake is not None
+    for c in (ctx(KARI, OLA), ctx(why="no basis (withdrawn)")):
+        assert engine.tick(back, c, wake)[1] == engine.tick(live, c, wake)[1]
