@@ -7,6 +7,7 @@
 | DELETE /api/v1/residents/{id}/relatives/{relative_id}   | same                             |
 | POST   /api/v1/bases/{id}/relatives                     | admin, leader (as other basis changes) |
 | POST   /api/v1/relatives/reply/{token}                  | the relative: the signed token is the credential |
+| GET    /relatives/?lang=nb#{token}                      | anyone: a static page with the two answers (the token stays in the fragment) |
 
 Every registry call is audited as an act on the resident's data (``relative.list``,
 ``relative.set``, ``relative.delete``); a resident outside the caller's units is 404,
@@ -16,9 +17,11 @@ alert's routing log, where staff see it, and in the audit log.
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.audit import AuditEntry
@@ -156,3 +159,9 @@ async def relative_reply(reply_token: str, body: ReplyIn, request: Request) -> d
                        alert.resident_id if alert else None, claims.alert_id, body.answer)  # fmt: skip
     await hub.run_store(hub.store.append_audit, [entry])
     return {"recorded": True, "answer": body.answer}
+
+
+def mount_page(app: FastAPI) -> None:
+    """The reply page at /relatives/ (static; the answer goes through the route above)."""
+    folder = resources.files("hub") / "web" / "relatives"
+    app.mount("/relatives", StaticFiles(directory=str(folder), html=True), name="relatives")

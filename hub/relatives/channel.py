@@ -7,12 +7,14 @@ The POST is signed like the response centre's (``hub.channels.webhook``: the
     {"type": "relative_notify", "alert_id": "...", "sent_at": "...",
      "to": {"name": "Kari", "phone": "+4791234567", "address": null, "language": "nb"},
      "text": "Trygg: Den du er pårørende for har forlatt det avtalte området kl. 18:02. ...",
-     "reply": {"url": "https://hub/api/v1/relatives/reply/<token>",
+     "reply": {"url": "https://hub/relatives/?lang=nb#<token>",
+               "post": "https://hub/api/v1/relatives/reply/<token>",
                "answers": ["handling", "cannot"], "expires_at": "..."}}
 
-The gateway sends ``text`` (with the link, or maps a reply keyword to a POST of
-``{"answer": "handling"}`` or ``{"answer": "cannot"}`` to ``reply.url``). No name of
-the resident, no address, no health details: the text says what the alert is.
+The gateway sends ``text`` with ``reply.url`` (a page with the two answers), or maps
+a reply keyword to a POST of ``{"answer": "handling"}`` or ``{"answer": "cannot"}``
+to ``reply.post``. No name of the resident, no address, no health details: the text
+says what the alert is.
 Each disclosure is written to the audit log (actor ``system``, action
 ``relative.notify``, the resident, the relative, the alert) before it leaves.
 """
@@ -74,6 +76,7 @@ class RelativesChannel:
         if relative is None:
             raise ChannelDown("the relative is no longer registered")  # no id in the logs
         reply = self.book.reply
+        base = reply.base_url.rstrip("/")
         expires = message.sent_at + reply.ttl
         signed = token.issue(reply.secret, token.Claims(alert.id, relative.id, expires))
         tz = self.book.hub.consent.zone_of(alert.site)
@@ -91,7 +94,8 @@ class RelativesChannel:
             },
             "text": text,
             "reply": {
-                "url": f"{reply.base_url.rstrip('/')}/api/v1/relatives/reply/{signed}",
+                "url": f"{base}/relatives/?lang={relative.language}#{signed}",
+                "post": f"{base}/api/v1/relatives/reply/{signed}",
                 "answers": list(ANSWERS),
                 "expires_at": expires.isoformat(),
             },

@@ -109,9 +109,11 @@ async def test_signed_retried_and_audited_once(receiver: Receiver) -> None:
     sent = json.loads(body)
     assert sent["text"].startswith("Trygg: The person you are a relative of has left the agreed")
     assert "at 18:02" in sent["text"] and "Home care will be told at 18:12" in sent["text"]
-    url = sent["reply"]["url"]
-    assert url.startswith("https://hub.example/api/v1/relatives/reply/")
-    claims = token.verify(REPLY.secret, url.rsplit("/", 1)[1], NOW)
+    url, post = sent["reply"]["url"], sent["reply"]["post"]
+    assert url.startswith("https://hub.example/relatives/?lang=en#")
+    assert post.startswith("https://hub.example/api/v1/relatives/reply/")
+    assert url.split("#", 1)[1] == post.rsplit("/", 1)[1]
+    claims = token.verify(REPLY.secret, post.rsplit("/", 1)[1], NOW)
     assert claims.expires_at == NOW + timedelta(hours=2)
     assert "res-4711" not in body.decode() and "H0102" not in body.decode()
     assert [(a.actor, a.action, a.resident_id, a.target) for a in audited] == [
