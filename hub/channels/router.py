@@ -451,7 +451,8 @@ class Router:
                 message.step,
             )
         )
-        if message.kind is MessageKind.NOTIFY:
+        # A relative's text is not staff knowing: only staff channels make an alert notified.
+        if message.kind is MessageKind.NOTIFY and channel.name != RELATIVES_CHANNEL:
             self.hub.delivered(message.alert, channel.name)
 
     def _failed(self, message: Message) -> None:

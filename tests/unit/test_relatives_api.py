@@ -12,6 +12,7 @@ from relatives_env import GPS_BASIS, KARI, NOW, SECRET, Env
 from relatives_env import env as e
 from routing_env import FakeChannel
 
+from hub.alerts import AlertState
 from hub.channels.router import Router
 from hub.consent.records import BasisAction, BasisChange
 from hub.relatives import token
@@ -117,6 +118,19 @@ async def test_kari_is_told_first_and_home_care_after_the_step(e: Env) -> None:
     assert e.mqtt.to() == ["liv"]
     assert e.relatives.to() == ["relative:kari"]  # told once
     assert e.escalations(alert) == ["timeout"]
+
+
+async def test_a_relative_told_is_not_staff_told_the_alert_stays_raised(e: Env) -> None:
+    alert_id = await e.left_zone()
+    assert e.relatives.to() == ["relative:kari"]
+    assert _state(e, alert_id) is AlertState.RAISED  # her text reached her, no staff has it
+    await e.advance(10 * 60)
+    assert e.mqtt.to() == ["liv"]
+    assert _state(e, alert_id) is AlertState.NOTIFIED  # now a staff channel delivered it
+
+
+def _state(e: Env, alert_id: str) -> AlertState:
+    return next(a for a in e.hub.open_alerts() if a.id == alert_id).state
 
 
 async def test_a_basis_that_names_nobody_means_home_care_at_once(e: Env) -> None:
