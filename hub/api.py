@@ -55,6 +55,7 @@ from hub.feed import AlertFeed
 from hub.metrics import Metrics
 from hub.ratelimit import LoginThrottle
 from hub.registry import routes as registry_routes
+from hub.relatives import api as relatives_api
 from hub.schemas import (
     AlertDetailOut,
     AlertOut,
@@ -453,6 +454,8 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     for registry_router in registry_routes.ROUTERS:
         app.include_router(registry_router)
     app.include_router(audit_api.router)
+    app.include_router(relatives_api.router)
+    relatives_api.mount_page(app)
     app.add_exception_handler(IllegalTransition, _conflict)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(StoreError, _unavailable)

@@ -21,6 +21,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,8 +64,14 @@ def build_config(site: str, gateway: str, devices: Iterable[DeviceView],
         "hub_time": now.isoformat(),
         "timezone": timezone,
         "devices": out_devices,
-        "bases": [basis_to_json(b) for b in bases if b.resident_id in residents],
+        "bases": [_for_gateway(b) for b in bases if b.resident_id in residents],
     }
+
+
+def _for_gateway(basis: LegalBasis) -> dict[str, Any]:
+    """A basis as the gateway filters with it: who of the relatives may be told is the
+    hub's business only (and a change of it is no reason to republish)."""
+    return basis_to_json(replace(basis, notify_relatives=()))
 
 
 def time_reply(payload: bytes, now: datetime) -> bytes | None:

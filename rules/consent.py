@@ -44,6 +44,7 @@ Pure: no I/O, no clock; callers pass the instant and the site's zone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,6 +96,7 @@ REASONS: frozenset[str] = frozenset(
 )
 
 _ROLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+_RELATIVE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def _aware(name: str, value: Any, *, optional: bool) -> None:
@@ -131,6 +133,9 @@ class LegalBasis:
     responsible_role: str = "leader"  # who gets the notices before expiry and review
     notice_days: int = 14  # how many days before expiry/review the notice goes out
     store_events: bool = True  # False: may be acted on (alerts) but raw events are not kept
+    # Relatives (hub.relatives registry ids) who may be told of an alert this measure
+    # raised, as a step of the escalation chain; empty: no relative is ever told.
+    notify_relatives: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("id", "resident_id", "measure", "decided_by", "reference"):
@@ -161,6 +166,12 @@ class LegalBasis:
             raise ValueError("notice_days must be an integer")
         if not 0 <= self.notice_days <= 365:
             raise ValueError("notice_days must be between 0 and 365")
+        if not isinstance(self.notify_relatives, tuple) or not all(
+            isinstance(r, str) and _RELATIVE_ID.fullmatch(r) for r in self.notify_relatives
+        ):
+            raise ValueError("notify_relatives must be relative ids ([a-z0-9_-], 1-64 characters)")
+        if len(set(self.notify_relatives)) != len(self.notify_relatives):
+            raise ValueError("notify_relatives names a relative twice")
         for role in (*self.visible_to, self.responsible_role):
             if not isinstance(role, str) or not role or not set(role) <= _ROLE_CHARS:
                 raise ValueError(f"not a role name: {role!r}")
@@ -270,6 +281,7 @@ def basis_to_json(b: LegalBasis) -> dict[str, Any]:
         "responsible_role": b.responsible_role,
         "notice_days": b.notice_days,
         "store_events": b.store_events,
+        "notify_relatives": list(b.notify_relatives),
     }
 
 
@@ -277,7 +289,7 @@ _REQUIRED = ("id", "resident_id", "measure", "kinds", "basis", "decided_by", "re
 _KNOWN = frozenset(
     (*_REQUIRED, "valid_from", "valid_to", "review_at", "windows", "approved_at",
      "withdrawn_at", "retention_days", "visible_to", "relatives_consulted", "purpose",
-     "responsible_role", "notice_days", "store_events")
+     "responsible_role", "notice_days", "store_events", "notify_relatives")
 )  # fmt: skip
 
 
@@ -369,4 +381,5 @@ def basis_from_json(d: Mapping[str, Any]) -> LegalBasis:
         responsible_role=text["responsible_role"],
         notice_days=_int(d, "notice_days", 14),
         store_events=store_events,
+        notify_relatives=tuple(_strings(d, "notify_relatives")),
     )

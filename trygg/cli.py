@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trygg import cli_audit, cli_devices, cli_routing, logs
+from trygg import cli_audit, cli_devices, cli_relatives, cli_routing, logs
 from trygg.cli_gateway import register as register_gateway
 from trygg.cli_gateway import register_bench as register_gateway_bench
 from trygg.cli_mqtt import mqtt_app
@@ -32,6 +32,7 @@ cli_audit.register(app)
 cli_routing.register(bench_app, app)
 cli_devices.register_bench(bench_app)
 cli_devices.register_devices(app)
+cli_relatives.register(app)
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -19,6 +19,7 @@ from hub.consent.records import BasisAction, BasisChange
 from hub.store.base import Store
 from rules.consent import NO_BASIS_KINDS, BasisKind, LegalBasis
 from simulators.scenario import Scenario
+from trygg.seed_relatives import demo_notify, seed_demo_relatives
 
 ANY_HOUR: tuple[TimeWindow, ...] = ()
 # device type -> (measure, basis, windows, purpose)
@@ -95,12 +96,14 @@ def demo_bases(scenario: Scenario, now: datetime) -> list[LegalBasis]:
                 windows=windows,
                 visible_to=frozenset({"nattevakt", "staff", "leader"}),
                 purpose=purpose,
+                notify_relatives=demo_notify(resident, measure),
             )
         )
     return out
 
 
 def seed_demo_bases(store: Store, scenario: Scenario, now: datetime) -> int:
+    seed_demo_relatives(store, scenario, now)  # the relatives the bases name
     bases = demo_bases(scenario, now)
     for basis in bases:
         store.save_basis(basis, BasisChange(basis.id, now, "demo-leader", BasisAction.RECORD))

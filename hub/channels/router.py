@@ -25,10 +25,12 @@ from hub.channels.base import Channel, ChannelDown, Message, MessageKind
 from hub.channels.gaps import GapWatch
 from hub.channels.metrics import RoutingMetrics
 from hub.errors import IllegalTransition, NotFound
+from hub.relatives.book import RelativesBook
+from hub.relatives.model import recipient_of
 from hub.routing import engine, policy, restore, roster
 from hub.routing.engine import Context, Escalation
 from hub.routing.log import RoutingKind, RoutingRecord
-from hub.routing.policy import Policy
+from hub.routing.policy import RELATIVES_CHANNEL, Policy, Target
 from hub.service import Hub
 from rules.decisions import Category
 
@@ -48,8 +50,10 @@ class Router:
         *,
         policies: Sequence[Policy] = (),
         clock: Callable[[], datetime] | None = None,
+        relatives: RelativesBook | None = None,
     ) -> None:
         self.hub = hub
+        self.relatives = relatives  # None: every relatives step is skipped
         self.channels = {c.name: c for c in channels}
         self.policies = tuple(policies)
         self.metrics = RoutingMetrics(hub.metrics.registry)
@@ -130,13 +134,22 @@ class Router:
         self._logs = await self.hub.run_store(store.shift_logs, since)
         self._wake.set()
 
-    def context(self, now: datetime) -> Context:
+    def context(self, now: datetime, new: Alert | None = None) -> Context:
         duty = roster.on_duty(self._shifts, self._logs, now)
         busy: dict[str, int] = {}
-        for alert in self.hub.open_alerts():
+        open_alerts = self.hub.open_alerts()
+        for alert in open_alerts:
             if alert.accepted_by:
                 busy[alert.accepted_by] = busy.get(alert.accepted_by, 0) + 1
-        return Context(duty, busy)
+        reach = {}
+        if self.relatives is not None:
+            alerts = [*open_alerts, new] if new is not None else open_alerts
+            reach = self.relatives.reach_all(alerts, now, self._tells_relatives)
+        return Context(duty, busy, reach)
+
+    def _tells_relatives(self, alert: Alert) -> bool:
+        chain = self._chain(alert)
+        return chain is not None and any(s.target is Target.RELATIVES for s in chain.steps)
 
     def now(self) -> datetime:
         return self._clock()
@@ -188,7 +201,7 @@ class Router:
         chain = self._chain(alert)
         if chain is None:
             return
-        esc, effects = engine.start(alert, chain, self.context(now), now)
+        esc, effects = engine.start(alert, chain, self.context(now, alert), now)
         self._escalations[alert.id] = esc
         self._carry_out(esc, effects, now)
         self._wake.set()
@@ -236,6 +249,26 @@ class Router:
         self._escalations[alert_id] = new
         self._carry_out(new, effects, now)
         self._wake.set()
+
+    def relative_answer(self, alert_id: str, relative_id: str, answer: str) -> bool:
+        """A relative's reply (``hub.relatives.api``): recorded in the alert's routing log
+        for staff to see, then applied to the escalation. False: the alert is not open."""
+        alert = next((a for a in self.hub.open_alerts() if a.id == alert_id), None)
+        if alert is None:
+            return False
+        now = self._clock()
+        who = recipient_of(relative_id)
+        esc = self._escalations.get(alert_id)
+        step = esc.step if esc is not None else None
+        self.record(RoutingRecord(alert_id, now, RoutingKind.RELATIVE_ANSWER, who, who,
+                                  RELATIVES_CHANNEL, step, answer))  # fmt: skip
+        log.info("relative answered", extra={"alert_id": alert_id, "answer": answer})
+        if esc is not None:
+            new, effects = engine.relative_answer(esc, who, answer, self.context(now), now)
+            self._escalations[alert_id] = new
+            self._carry_out(new, effects, now)
+            self._wake.set()
+        return True
 
     def on_my_way(self, alert_id: str, staff: str) -> None:
         self.record(RoutingRecord(alert_id, self._clock(), RoutingKind.ON_MY_WAY, staff))
@@ -418,7 +451,8 @@ class Router:
                 message.step,
             )
         )
-        if message.kind is MessageKind.NOTIFY:
+        # A relative's text is not staff knowing: only staff channels make an alert notified.
+        if message.kind is MessageKind.NOTIFY and channel.name != RELATIVES_CHANNEL:
             self.hub.delivered(message.alert, channel.name)
 
     def _failed(self, message: Message) -> None:
@@ -441,6 +475,13 @@ class Router:
 
     def escalation(self, alert_id: str) -> Escalation | None:
         return self._escalations.get(alert_id)
+
+    def relatives_deadline(self, alert_id: str) -> datetime | None:
+        """When staff are told if the alert is at a relatives step (the relative's text)."""
+        esc = self._escalations.get(alert_id)
+        if esc is None or esc.closed or esc.current.target is not Target.RELATIVES:
+            return None
+        return esc.step_started + esc.current.timeout
 
 
 def _fields(esc: Escalation) -> dict[str, Any]:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hub.audit import AuditEntry
 from hub.channels.base import Channel
 from hub.channels.mqtt import MqttHandheldChannel, Receipt, ShiftRequest
 from hub.channels.router import Router
 from hub.channels.shiftlink import answer_shift
 from hub.channels.webhook import WebhookChannel
+from hub.relatives import token
+from hub.relatives.book import RelativesBook, ReplySettings
+from hub.relatives.channel import RelativesChannel
 from hub.routing.config import RoutingInvalid, parse_routing
 from hub.routing.policy import Policy
 from hub.service import Hub
@@ -32,6 +39,14 @@ class RoutingSettings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_attempts: int = 4
+    # The relatives step (hub.relatives): a signed webhook to an SMS gateway, the secret
+    # reply tokens are signed with (default: the relatives webhook secret), how long a
+    # reply link is good for, and the hub's address as relatives reach it.
+    relatives_webhook_url: str | None = None
+    relatives_webhook_secret: SecretStr | None = None
+    relatives_reply_secret: SecretStr | None = None
+    relatives_reply_ttl_s: int = 7200
+    public_url: str = "http://127.0.0.1:8080"
     # TRYGG_ROUTING: a routing policy file (deploy/routing.example.yaml); built-ins without.
     routing: Path | None = None
 
@@ -59,11 +74,14 @@ class RunningRouting:
     router: Router
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     webhook: WebhookChannel | None = None
+    relatives: RelativesChannel | None = None
 
     async def stop(self) -> None:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.webhook is not None:
             await self.webhook.close()
+        if self.relatives is not None:
+            await self.relatives.close()
 
 
 async def start_routing(
@@ -112,7 +130,12 @@ async def start_routing(
             "routing policy loaded",
             extra={"path": str(settings.routing), "policies": len(policies)},
         )
-    router = Router(hub, channels, policies=policies)
+    book = RelativesBook(hub, _reply_settings(settings))
+    await book.reload()
+    relatives = _relatives_channel(hub, book, settings, lambda a: router.relatives_deadline(a))
+    if relatives is not None:
+        channels.append(relatives)
+    router = Router(hub, channels, policies=policies, relatives=book)
     await router.start()
     hub.add_notifier(router)
     hub.event_listeners.append(router.on_event)
@@ -120,4 +143,39 @@ async def start_routing(
         asyncio.create_task(handhelds.run(stop), name="trygg-handhelds"),
         asyncio.create_task(router.run(stop), name="trygg-router"),
     ]
-    return RunningRouting(router, tasks, webhook)
+    return RunningRouting(router, tasks, webhook, relatives)
+
+
+def _reply_settings(settings: RoutingSettings) -> ReplySettings:
+    secret = settings.relatives_reply_secret or settings.relatives_webhook_secret
+    value = secret.get_secret_value().encode() if secret else b""
+    if len(value) < token.MIN_SECRET:
+        # Without a configured secret, replies are signed with a fresh random key: links
+        # stop working after a restart, but nobody can forge one.
+        value = secrets.token_bytes(32)
+    return ReplySettings(value, timedelta(seconds=settings.relatives_reply_ttl_s),
+                         settings.public_url)  # fmt: skip
+
+
+def _relatives_channel(
+    hub: Hub,
+    book: RelativesBook,
+    settings: RoutingSettings,
+    deadline: Callable[[str], datetime | None],
+) -> RelativesChannel | None:
+    if not (settings.relatives_webhook_url and settings.relatives_webhook_secret):
+        log.warning("no relatives webhook configured (TRYGG_RELATIVES_WEBHOOK_URL): "
+                    "relatives steps fail and go on to staff")  # fmt: skip
+        return None
+
+    async def audit(entry: AuditEntry) -> None:
+        await hub.run_store(hub.store.append_audit, [entry])
+
+    return RelativesChannel(
+        settings.relatives_webhook_url,
+        settings.relatives_webhook_secret.get_secret_value().encode(),
+        book,
+        audit=audit,
+        deadline=deadline,
+        attempts=settings.webhook_attempts,
+    )

@@ -54,6 +54,13 @@ class ConsentGate:
         self._zones = parsed
         self._index = index_bases(bases)
 
+    def bases_for(self, resident_id: str, kind: str) -> tuple[LegalBasis, ...]:
+        """The bases of ``resident_id`` covering ``kind`` (for the relatives step's check)."""
+        return self._index.get((resident_id, kind), ())
+
+    def zone_of(self, site: str) -> ZoneInfo:
+        return self._zones.get(site, self._default)
+
     def verdict(self, event: EventBase, placement: Placement | None, now: datetime) -> Verdict:
         resident = placement.resident_id if placement is not None else None
         bases = self._index.get((resident, event.kind), ()) if resident is not None else ()

@@ -13,6 +13,7 @@ class BasisAction(StrEnum):
     RENEW = "renew"  # valid_to moved on
     APPROVE = "approve"  # the Statsforvalter's approval recorded (kapittel 9)
     WITHDRAW = "withdraw"  # consent withdrawn or decision lifted; takes effect at once
+    RELATIVES = "relatives"  # who of the resident's relatives may be told (notify_relatives)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,11 @@ policy in the file matches follows the built-in chains (``policy.DEFAULTS``).
           - {target: unit, timeout: 60s}
           - {target: site, timeout: 90s}
           - {target: response_centre, timeout: 2m}
+      left-zone:
+        renotify: 2m
+        steps:
+          - {target: relatives, timeout: 10m, relative_can_hold: true}
+          - {target: unit, timeout: 5m}
     policies:
       - {chain: night-critical, unit: unit-a, category: resident, priority: critical}
 
@@ -35,12 +40,13 @@ from rules.loader import Problem, parse_duration
 E = TypeVar("E", Target, Category, Priority)
 TOP_KEYS = {"version", "chains", "policies"}
 CHAIN_KEYS = {"renotify", "steps"}
-STEP_KEYS = {"target", "timeout", "channels"}
+STEP_KEYS = {"target", "timeout", "channels", "relative_can_hold"}
 POLICY_KEYS = {"chain", "site", "unit", "category", "priority", "kind"}
-CHANNELS = {"mqtt", "webhook"}
-# Who each channel reaches: handhelds are staff; the webhook is the response centre.
-_STAFF_CHANNELS = {"mqtt"}
-_CENTRE_CHANNELS = {"webhook"}
+CHANNELS = {"mqtt", "webhook", "relatives"}
+# Who each channel reaches: handhelds are staff; the webhook is the response centre;
+# the relatives channel (a signed webhook to an SMS gateway) is relatives.
+_REACHES = {"mqtt": "staff handhelds", "webhook": "the response centre", "relatives": "relatives"}
+_DEFAULT_CHANNEL = {Target.RESPONSE_CENTRE: "webhook", Target.RELATIVES: "relatives"}
 
 
 class RoutingInvalid(ValueError):
@@ -114,6 +120,9 @@ def _chain(f: _File, path: Path_, body: Any) -> Chain | None:
             step = _step(f, (*path, "steps", i), item)
             if step is not None:
                 steps.append(step)
+    if isinstance(steps_raw, list) and steps and steps[-1].target is Target.RELATIVES:
+        f.bad((*path, "steps", len(steps_raw) - 1, "target"),
+              "a chain must not end with relatives: staff come after them")  # fmt: skip
     if len(f.problems) > before or renotify is None:
         return None
     return Chain(tuple(steps), renotify)
@@ -127,9 +136,8 @@ def _step(f: _File, path: Path_, body: Any) -> Step | None:
     f.keys(body, path, STEP_KEYS)
     target = _enum(f, (*path, "target"), body.get("target"), Target, required=True)
     timeout = _duration(f, (*path, "timeout"), body.get("timeout"))
-    centre = target is Target.RESPONSE_CENTRE
-    default = ["webhook"] if centre else ["mqtt"]
-    channels = body.get("channels", default)
+    own = _DEFAULT_CHANNEL.get(target, "mqtt") if target is not None else None
+    channels = body.get("channels", [own or "mqtt"])
     if (
         not isinstance(channels, list)
         or not channels
@@ -139,13 +147,18 @@ def _step(f: _File, path: Path_, body: Any) -> Step | None:
     else:
         for i, c in enumerate(channels):
             if c not in CHANNELS:
-                f.bad((*path, "channels", i), f"unknown channel {c!r}; known: mqtt, webhook")
-            elif target is not None and c not in (_CENTRE_CHANNELS if centre else _STAFF_CHANNELS):
-                reaches = "the response centre" if c == "webhook" else "staff handhelds"
-                f.bad((*path, "channels", i), f"{c} reaches {reaches}, not target {target}")
+                known = ", ".join(sorted(CHANNELS))
+                f.bad((*path, "channels", i), f"unknown channel {c!r}; known: {known}")
+            elif own is not None and c != own:
+                f.bad((*path, "channels", i), f"{c} reaches {_REACHES[c]}, not target {target}")
+    hold = body.get("relative_can_hold", False)
+    if not isinstance(hold, bool):
+        f.bad((*path, "relative_can_hold"), f"expected true or false, got {hold!r}")
+    elif hold and target is not None and target is not Target.RELATIVES:
+        f.bad((*path, "relative_can_hold"), "only a relatives step can be held by a relative")
     if len(f.problems) > before or target is None or timeout is None:
         return None
-    return Step(target, timeout, tuple(channels))
+    return Step(target, timeout, tuple(channels), relative_can_hold=hold)
 
 
 def _policies(f: _File, value: Any, chains: Mapping[str, Chain | None]) -> tuple[Policy, ...]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from hub.alerts import Alert
+from hub.relatives.disclose import Reach
+from hub.relatives.model import relative_of
 from hub.routing.coverage import is_gap_alert
 from hub.routing.policy import RESPONSE_CENTRE, Chain, Step, Target
 from hub.routing.roster import Duty, in_unit, on_site
@@ -74,6 +76,9 @@ class Context:
     duty: Duty
     # Open alerts each person has taken: the least busy is asked first.
     busy: Mapping[str, int] = field(default_factory=dict)
+    # Alert id -> the relatives who may be told now (hub.relatives.disclose); an alert
+    # missing here reaches no relative, and its relatives step is skipped.
+    relatives: Mapping[str, Reach] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,7 @@ class Escalation:
     notified: frozenset[tuple[str, str]] = frozenset()  # (recipient, channel) ever told
     rejected: frozenset[str] = frozenset()
     failed: frozenset[str] = frozenset()  # recipients of this step whose channel stayed down
+    declined: frozenset[str] = frozenset()  # relatives of this step who answered "cannot"
     accepted_by: str | None = None
     closed: bool = False
 
@@ -98,6 +104,8 @@ class Escalation:
 def recipients(alert: Alert, step: Step, ctx: Context, rejected: frozenset[str]) -> list[str]:
     if step.target is Target.RESPONSE_CENTRE:
         return [RESPONSE_CENTRE]
+    if step.target is Target.RELATIVES:
+        return list(ctx.relatives.get(alert.id, Reach()).allowed)
     site_staff = on_site(ctx.duty, alert.site)
     unit_staff = in_unit(ctx.duty, alert.site, alert.unit) if alert.unit else site_staff
     if step.target is Target.SITE:
@@ -126,7 +134,7 @@ def _enter(
         if people or index == last:
             break
         esc = replace(esc, step=index)
-        reason = "nobody to notify"
+        reason = _nobody(esc.alert, step, ctx)
         index += 1
     sent = [
         Notify(esc.alert.id, p, ch, index, _why(reason)) for p in people for ch in step.channels
@@ -139,9 +147,17 @@ def _enter(
         last_sent=now,
         recipients=tuple(people),
         failed=frozenset(),
+        declined=frozenset(),
         notified=esc.notified | {(n.recipient, n.channel) for n in sent},
     )
     return new, effects
+
+
+def _nobody(alert: Alert, step: Step, ctx: Context) -> str:
+    """Why a step told nobody: a relatives step names the missing basis (or relative)."""
+    if step.target is Target.RELATIVES:
+        return f"skipped: {ctx.relatives.get(alert.id, Reach()).why_not}"
+    return "nobody to notify"
 
 
 def _why(reason: str) -> str:
@@ -183,6 +199,8 @@ def tick(esc: Escalation, ctx: Context, now: datetime) -> tuple[Escalation, list
     last = len(esc.chain.steps) - 1
     if now >= esc.step_started + esc.current.timeout and esc.step < last:
         return _enter(esc, esc.step + 1, ctx, now, "timeout")
+    if esc.current.target is Target.RELATIVES:
+        return _relatives_tick(esc, ctx, now)
     if now >= esc.last_sent + esc.chain.renotify or now >= esc.step_started + esc.current.timeout:
         people = recipients(esc.alert, esc.current, ctx, esc.rejected)
         sent = [
@@ -196,6 +214,45 @@ def tick(esc: Escalation, ctx: Context, now: datetime) -> tuple[Escalation, list
             esc, last_sent=now, step_started=started, recipients=tuple(people), notified=notified
         )
         return new, list(sent)
+    return esc, []
+
+
+def _relatives_tick(esc: Escalation, ctx: Context, now: datetime) -> tuple[Escalation, list[Effect]]:
+    """Relatives are told once, never again every ``renotify``: that timer only checks
+    that the basis still allows it. Withdrawn (expired, outside its window) mid-step:
+    staff are told at once instead of waiting for the step's timeout."""
+    reach = ctx.relatives.get(esc.alert.id, Reach())
+    if esc.recipients and not set(esc.recipients) & set(reach.allowed):
+        return _enter(esc, esc.step + 1, ctx, now, f"skipped: {reach.why_not or 'no basis'}")
+    return replace(esc, last_sent=now), []
+
+
+HANDLING = "handling"  # a relative's answer: "I'm handling it"
+CANNOT = "cannot"  # "I can't"
+ANSWERS = (HANDLING, CANNOT)
+
+
+def relative_answer(
+    esc: Escalation, recipient: str, answer: str, ctx: Context, now: datetime
+) -> tuple[Escalation, list[Effect]]:
+    """A relative told at the current step answered. "cannot" from every relative told
+    moves on to staff at once; "handling" does too unless the step lets a relative hold
+    it (``relative_can_hold``: then staff are told at the step's timeout, no later).
+    An answer after the step is over changes nothing (the shell still records it)."""
+    if answer not in ANSWERS:
+        raise ValueError(f"a relative answers one of {', '.join(ANSWERS)}, not {answer!r}")
+    at_step = esc.current.target is Target.RELATIVES and recipient in esc.recipients
+    if esc.closed or not at_step or esc.step == len(esc.chain.steps) - 1:
+        return esc, []
+    # The reason names no relative: it goes to the log; the routing log's
+    # relative_answer entry (the shell's) says who answered.
+    if answer == HANDLING:
+        if esc.current.relative_can_hold:
+            return esc, []
+        return _enter(esc, esc.step + 1, ctx, now, "a relative is handling it")
+    esc = replace(esc, declined=esc.declined | {recipient})
+    if set(esc.recipients) <= esc.declined:
+        return _enter(esc, esc.step + 1, ctx, now, "relatives cannot")
     return esc, []
 
 
@@ -244,5 +301,5 @@ def _withdraw(esc: Escalation, by: str | None) -> list[Effect]:
     return [
         Withdraw(esc.alert.id, who, ch, by)
         for who, ch in sorted(esc.notified)
-        if who != by and who != RESPONSE_CENTRE
+        if who != by and who != RESPONSE_CENTRE and relative_of(who) is None
     ]

@@ -20,6 +20,7 @@ class RoutingKind(StrEnum):
     NOBODY_ON_DUTY = "nobody_on_duty"
     ON_MY_WAY = "on_my_way"
     RESUMED = "resumed"  # a restarted hub carries on the escalation from this log
+    RELATIVE_ANSWER = "relative_answer"  # a relative's reply: detail "handling" or "cannot"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,13 @@ class Target(StrEnum):
     UNIT = "unit"  # everyone on duty in the alert's unit
     SITE = "site"  # everyone on duty on the site (the building)
     RESPONSE_CENTRE = "response_centre"  # the external response centre (webhook)
+    # The resident's relatives whom the basis of the alert's measure names (hub.relatives):
+    # told through the relatives channel, before staff; skipped when no basis allows it.
+    RELATIVES = "relatives"
 
 
 RESPONSE_CENTRE = "response_centre"  # the recipient id of the response centre
+RELATIVES_CHANNEL = "relatives"  # the channel that reaches relatives (hub.relatives.channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +36,17 @@ class Step:
     target: Target
     timeout: timedelta
     channels: tuple[str, ...] = ("mqtt",)
+    # Relatives step only: a relative's "I'm handling it" holds the next step until this
+    # step's timeout (without it, any answer from a relative moves on to staff at once).
+    relative_can_hold: bool = False
 
     def __post_init__(self) -> None:
         if self.timeout <= timedelta(0):
             raise ValueError("a step's timeout must be positive")
         if not self.channels:
             raise ValueError("a step needs at least one channel")
+        if self.relative_can_hold and self.target is not Target.RELATIVES:
+            raise ValueError("relative_can_hold is for a relatives step only")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,8 @@ class Chain:
     def __post_init__(self) -> None:
         if self.renotify <= timedelta(0):
             raise ValueError("renotify must be positive")
+        if self.steps and self.steps[-1].target is Target.RELATIVES:
+            raise ValueError("a chain must not end with relatives: staff come after them")
 
 
 @dataclass(frozen=True, slots=True)

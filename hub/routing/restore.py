@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hub.alerts import SYSTEM, Alert
-from hub.routing.engine import Effect, Escalated, Escalation, NobodyOnDuty, Notify, Told, Withdraw
+from hub.routing.engine import (
+    CANNOT,
+    Effect,
+    Escalated,
+    Escalation,
+    NobodyOnDuty,
+    Notify,
+    Told,
+    Withdraw,
+)
 from hub.routing.log import RoutingKind, RoutingRecord
 from hub.routing.policy import Chain
 
@@ -54,15 +63,18 @@ def restore(alert: Alert, chain: Chain, records: Sequence[RoutingRecord]) -> Esc
     here: list[RoutingRecord] = []  # the notifies since the step was (last) entered
     rejected: set[str] = set()
     failed: set[str] = set()
+    declined: set[str] = set()  # relatives of this step who answered "cannot"
     for r in records:
         if r.kind is RoutingKind.ESCALATED and r.step is not None:
-            step, entered, here, failed = r.step, r.at, [], set()
+            step, entered, here, failed, declined = r.step, r.at, [], set(), set()
         elif r.kind is RoutingKind.NOTIFY and r.step == step:
             here.append(r)
         elif r.kind is RoutingKind.REJECTED:
             rejected.add(r.actor)
         elif r.kind is RoutingKind.FAILED and r.step == step and r.recipient:
             failed.add(r.recipient)
+        elif r.kind is RoutingKind.RELATIVE_ANSWER and r.step == step and r.detail == CANNOT:
+            declined.add(r.actor)
     step = min(step, len(chain.steps) - 1)
     # At the last step a re-notify after the timeout starts the step's clock again.
     started = entered
@@ -82,4 +94,5 @@ def restore(alert: Alert, chain: Chain, records: Sequence[RoutingRecord]) -> Esc
         notified=frozenset((r.recipient, r.channel) for r in notifies if r.recipient and r.channel),
         rejected=frozenset(rejected),
         failed=frozenset(failed) & frozenset(recipients),
+        declined=frozenset(declined) & frozenset(recipients),
     )

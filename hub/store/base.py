@@ -22,6 +22,7 @@ from hub.audit import AuditEntry, AuditRecord
 from hub.consent.records import BasisChange, Notice
 from hub.registry.ports import DeviceRegistryStore
 from hub.registry.records import DeviceInfo
+from hub.relatives.ports import RelativeStore
 from hub.routing.ports import RoutingStore
 from rules.consent import LegalBasis
 from rules.decisions import Category
@@ -249,6 +250,7 @@ class Store(
     ConsentStore,
     AuditStore,
     RetentionStore,
+    RelativeStore,
     Protocol,
 ):
     """Everything one backend provides."""

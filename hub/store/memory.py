@@ -41,6 +41,7 @@ from hub.store.common import (
 )
 from hub.store.consent_memory import ConsentTables, MemoryConsentMixin
 from hub.store.registry_memory import MemoryRegistryMixin, RegistryTables
+from hub.store.relatives_stores import MemoryRelativesMixin
 from hub.store.routing_stores import MemoryRoutingMixin
 
 
@@ -50,7 +51,9 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
         raise StoreError(f"FOREIGN KEY constraint failed: no {what} {key!r}")
 
 
-class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin, MemoryRegistryMixin):
+class MemoryStore(
+    MemoryConsentMixin, MemoryRoutingMixin, MemoryRegistryMixin, MemoryRelativesMixin,
+):
     def __init__(self) -> None:
         self._consent = ConsentTables()
         self._registry = RegistryTables()

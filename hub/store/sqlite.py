@@ -40,6 +40,7 @@ from hub.store.base import (
 from hub.store.common import Migration, migrations, placement_of, to_micros
 from hub.store.consent_sqlite import SqliteConsentMixin
 from hub.store.registry_sqlite import SqliteRegistryMixin
+from hub.store.relatives_stores import SqliteRelativesMixin
 from hub.store.routing_stores import SqliteRoutingMixin
 from hub.store.sqlite_rows import Row
 
@@ -60,7 +61,9 @@ _PRAGMAS = (
 )
 
 
-class SqliteStore(SqliteConsentMixin, SqliteRoutingMixin, SqliteRegistryMixin):
+class SqliteStore(
+    SqliteConsentMixin, SqliteRoutingMixin, SqliteRegistryMixin, SqliteRelativesMixin,
+):
     """The :class:`hub.store.base.Store` on one SQLite file (or ``":memory:"``)."""
 
     def __init__(self, path: str | Path) -> None:

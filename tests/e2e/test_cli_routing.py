@@ -22,7 +22,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_example_checks_ok() -> None:
     result = _run("routing", "check", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
-    assert "ok: 3 policies, 3 chains" in result.stdout
+    assert "ok: 4 policies, 4 chains" in result.stdout
 
 
 def test_every_problem_is_reported_and_the_exit_is_non_zero(tmp_path: Path) -> None:

@@ -132,6 +132,22 @@ RESIDENT_ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | str | No
         "kari", "/api/v1/residents/res-1/locate", None, [], "locate.read"),
     ("POST", "/api/v1/locate/{request_id}/close"): (
         "lisa", "/api/v1/locate/locate-1/close", None, [], "locate.close"),
+    ("GET", "/api/v1/residents/{resident_id}/relatives"): (
+        "lisa", "/api/v1/residents/res-1/relatives", None, [], "relative.list"),
+    ("PUT", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): (
+        "lisa", "/api/v1/residents/res-1/relatives/kari",
+        {"display_name": "Kari", "relation": "datter", "phone": "+4791234567"}, [],
+        "relative.set"),
+    ("DELETE", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): (
+        "lisa", "/api/v1/residents/res-1/relatives/kari", None,
+        [("PUT", "/api/v1/residents/res-1/relatives/kari",
+          {"display_name": "Kari", "relation": "datter", "phone": "+4791234567"})],
+        "relative.delete"),
+    ("POST", "/api/v1/bases/{basis_id}/relatives"): (
+        "lisa", "/api/v1/bases/basis-res-1/relatives", {"notify_relatives": ["kari"]},
+        [("PUT", "/api/v1/residents/res-1/relatives/kari",
+          {"display_name": "Kari", "relation": "datter", "phone": "+4791234567"})],
+        "basis.relatives"),
 }
 # Routes that return and change no resident data (staff rosters, notices by basis id
 # only, the chain check, operations). Public routes are in test_route_roles.PUBLIC.

@@ -34,6 +34,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
+    # A relative's reply: the signed, expiring token in the path is the credential.
+    ("POST", "/api/v1/relatives/reply/{reply_token}"),
 }
 R = Role
 CARE = {R.ADMIN, R.NATTEVAKT, R.STAFF, R.LEADER}
@@ -77,6 +79,10 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/residents/{resident_id}/locate"): CARE,
     ("GET", "/api/v1/residents/{resident_id}/locate"): CARE,
     ("POST", "/api/v1/locate/{request_id}/close"): CARE,
+    ("GET", "/api/v1/residents/{resident_id}/relatives"): {R.ADMIN, R.LEADER},
+    ("PUT", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): {R.ADMIN, R.LEADER},
+    ("DELETE", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): {R.ADMIN, R.LEADER},
+    ("POST", "/api/v1/bases/{basis_id}/relatives"): {R.ADMIN, R.LEADER},
 }
 # FastAPI's own documentation routes carry no resident data.
 DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

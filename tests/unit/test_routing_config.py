@@ -17,7 +17,7 @@ EXAMPLE = Path(__file__).parents[2] / "deploy" / "routing.example.yaml"
 
 def test_the_example_loads_and_routes() -> None:
     policies = parse_routing(EXAMPLE.read_text(), str(EXAMPLE))
-    assert len(policies) == 3
+    assert len(policies) == 4
     crit = policy.choose(policies, "solsikken", "unit-a", Category.RESIDENT, Priority.CRITICAL)
     assert crit is not None and crit.renotify == timedelta(seconds=20)
     assert [s.target for s in crit.steps] == [
@@ -129,7 +129,7 @@ async def test_the_hub_routes_by_the_file_in_trygg_routing(tmp_path: Path) -> No
     with pytest.raises(RoutingInvalid, match=r"bad\.yaml:1: chains\.a\.steps"):
         await start_routing(hub, stop, settings=RoutingSettings(routing=bad), **args)
     running = await start_routing(hub, stop, settings=RoutingSettings(routing=EXAMPLE), **args)
-    assert len(running.router.policies) == 3
+    assert len(running.router.policies) == 4
     stop.set()
     await running.stop()
     await hub.stop()
