@@ -39,6 +39,7 @@ from hub.store.common import (
     utc_transition,
 )
 from hub.store.consent_memory import ConsentTables, MemoryConsentMixin
+from hub.store.resident_accounts import MemoryResidentAccountsMixin
 from hub.store.routing_stores import MemoryRoutingMixin
 
 
@@ -48,7 +49,7 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
         raise StoreError(f"FOREIGN KEY constraint failed: no {what} {key!r}")
 
 
-class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin):
+class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin, MemoryResidentAccountsMixin):
     def __init__(self) -> None:
         self._consent = ConsentTables()
         self._events: list[StoredEvent] = []  # in position order
@@ -64,6 +65,7 @@ class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin):
         self._devices: dict[str, Device] = {}
         self._placements: dict[str, PlacementRecord] = {}
         self._accounts: dict[str, Account] = {}
+        self._account_residents: dict[str, tuple[str, ...]] = {}
 
     def migrate(self) -> int:
         return latest_version()
