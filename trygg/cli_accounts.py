@@ -7,7 +7,7 @@ guardian account is bound to; ``list`` shows every account. Each binding is writ
 the audit log under the resident it opens. A change takes effect at the next login.
 
 The password is read from the terminal (twice), or one line from stdin with
-``--password-stdin``; the demo password and passwords under 10 characters are refused.
+``--password-stdin``; the demo password and passwords under 12 characters are refused.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hub.store.base import Role, Store
 
 account_app = typer.Typer(help="Hub accounts (staff, residents, guardians).", no_args_is_help=True)
-MIN_PASSWORD = 10
+MIN_PASSWORD = 12  # as TRYGG_ADMIN_PASSWORD (hub.settings)
 DataDir = Annotated[
     Path, typer.Option(help="the hub's data directory (TRYGG_DATABASE_URL: PostgreSQL)")
 ]

@@ -77,9 +77,9 @@ def test_add_a_resident_and_a_guardian(data_dir: Path) -> None:
         (("--role", "leader", "--name", "X", "--resident", "res-A"), PASSWORD,
          "not bound to residents"),
         (("--role", "beboer", "--name", "X"), PASSWORD, "unknown role 'beboer'"),
-        (("--role", "resident", "--name", "X", "--resident", "res-A"), "short", "at least 10"),
+        (("--role", "resident", "--name", "X", "--resident", "res-A"), "short", "at least 12"),
         (("--role", "resident", "--name", "X", "--resident", "res-A"), DEMO_PASSWORD,
-         "at least 10"),
+         "at least 12"),
     ],
 )  # fmt: skip
 def test_add_refuses_with_a_reason_and_writes_nothing(
