@@ -28,7 +28,7 @@ from hub import access, resident_view
 from hub.alerts import Alert, Transition
 from hub.auth import Principal, require
 from hub.consent import access as ca
-from hub.consent.auditing import audit, hub_of, now_of
+from hub.consent.auditing import MAX_TARGETS, audit, hub_of, now_of
 from hub.schemas import ErrorOut
 from hub.store.base import Resident, Store
 from rules.consent import LegalBasis
@@ -109,11 +109,19 @@ async def resident_overview(
         resident, data.alerts, data.transitions, data.names, data.bases, now,
         data.zones.get(resident.site),
     )  # fmt: skip
-    shown = ",".join(a["id"] for a in page["alarms"][:20]) or None
+    shown = _targets([a["id"] for a in page["alarms"]])
     # A staff member who opened the resident by break-the-glass: the stated reason is the why.
     why = None if resident_id in principal.opened else PURPOSE
     await audit(request, principal, "overview.read", resident_id, shown, why)
     return page
+
+
+def _targets(ids: list[str]) -> str | None:
+    """The alarm ids shown, as the audit row's target: at most MAX_TARGETS, the rest counted."""
+    if not ids:
+        return None
+    more = len(ids) - MAX_TARGETS
+    return ",".join(ids[:MAX_TARGETS]) + (f",+{more} more" if more > 0 else "")
 
 
 def mount_page(app: FastAPI) -> None:

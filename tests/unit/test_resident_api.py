@@ -14,6 +14,7 @@ import uuid6
 from argon2 import PasswordHasher
 
 from devices.events import make_event
+from hub import resident_api
 from hub.alerts import Command, Outcome
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password
@@ -157,6 +158,15 @@ async def test_my_own_page_shows_the_alarm_who_came_and_the_basis(env: Env) -> N
     assert measure["basis_id"] == "basis-res-A"
     assert "lisa" not in r.text  # who recorded the basis is not on the page
     assert ("ingrid", "overview.read", "the resident's own page") in env.log("res-A")
+    (read,) = [r for r in env.store.audit_records("res-A", 0, 100) if r.entry.actor == "ingrid"]
+    assert read.entry.target == env.alert  # which alarms were shown
+
+
+def test_the_audit_target_names_at_most_20_alarms() -> None:
+    ids = [f"a-{i:02}" for i in range(25)]
+    assert resident_api._targets(ids) == ",".join(ids[:20]) + ",+5 more"
+    assert resident_api._targets(ids[:2]) == "a-00,a-01"
+    assert resident_api._targets([]) is None
 
 
 async def test_an_open_alarm_shows_at_once(env: Env) -> None:
