@@ -41,7 +41,11 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def _first(transitions: Iterable[Transition], *states: AlertState) -> Transition | None:
-    return next((t for t in transitions if t.to_state in states), None)
+    """The first step into one of ``states`` (a record that keeps the state, such as the
+    resident's cancel mark, is not a step)."""
+    return next(
+        (t for t in transitions if t.to_state in states and t.from_state != t.to_state), None
+    )
 
 
 def alarm_story(
@@ -67,8 +71,10 @@ def alarm_story(
         "resolved_at": _iso(done.at if done else None),
         "outcome": str(alert.outcome) if alert.outcome else None,
         "cancelled_at": _iso(cancelled.at if cancelled else None),
-        # hub.alerts marks an alert the resident cancelled from the button (when present).
+        # hub.alerts marks an alert the resident cancelled from the button (a mark, not a
+        # state: staff still close it). Read by name, so this works before and after it lands.
         "cancelled_by_resident": bool(getattr(alert, "cancelled_by_resident", False)),
+        "cancelled_by_resident_at": _iso(getattr(alert, "cancelled_by_resident_at", None)),
     }
 
 

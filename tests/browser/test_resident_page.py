@@ -159,6 +159,9 @@ async def test_the_resident_sees_the_alarm_who_came_and_the_basis(
             await page.get_by_role("button", name="Bytt til norsk").click()
             await expect(message).to_contain_text("Du har ikke tilgang til denne siden")
             await page.screenshot(path=str(ARTIFACTS / "resident-denied.png"), full_page=True)
+            await page.get_by_role("button", name="Til min side").click()
+            await expect(page.locator("#name")).to_have_text("Siden til Ingrid Solberg")
+            await expect(message).to_be_hidden()
 
             await page.get_by_role("button", name="Logg ut").click()
             await expect(page.get_by_label("Brukernavn")).to_be_visible()

@@ -68,6 +68,7 @@ def test_an_accepted_and_resolved_alarm_tells_who_came_and_when() -> None:
         "outcome": "assisted",
         "cancelled_at": None,
         "cancelled_by_resident": False,
+        "cancelled_by_resident_at": None,
     }
 
 

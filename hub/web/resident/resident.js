@@ -14,7 +14,7 @@
       loginButton: "Logg inn", badLogin: "Feil brukernavn eller passord.",
       unbound: "Kontoen er ikke knyttet til en beboer. Snakk med lederen på enheten.",
       throttled: "For mange forsøk. Vent litt og prøv igjen.",
-      pickerHeading: "Hvem vil du se?",
+      pickerHeading: "Hvem vil du se?", myPage: "Til min side",
       alarmsHeading: "Mine alarmer de siste 30 dagene",
       noAlarms: "Ingen alarmer de siste 30 dagene.",
       monitoringHeading: "Hva overvåkes hos meg", noMeasures: "Ingenting overvåkes hos deg.",
@@ -40,7 +40,7 @@
       loginButton: "Log in", badLogin: "Wrong username or password.",
       unbound: "This account is not linked to a resident. Please talk to the unit's manager.",
       throttled: "Too many attempts. Please wait a little and try again.",
-      pickerHeading: "Whose page do you want to see?",
+      pickerHeading: "Whose page do you want to see?", myPage: "To my page",
       alarmsHeading: "My alarms in the last 30 days",
       noAlarms: "No alarms in the last 30 days.",
       monitoringHeading: "What is monitored about me", noMeasures: "Nothing is monitored about you.",
@@ -197,6 +197,7 @@
     start();
   });
   $("logout").addEventListener("click", logout);
+  $("home").addEventListener("click", () => { location.hash = encodeURIComponent(me.residents[0]); });
   window.addEventListener("hashchange", () => { if (token) open(wanted()); });
 
   function logout() {
@@ -204,7 +205,7 @@
     sessionStorage.removeItem("trygg.me");
     token = null; me = null; shown = null; names = {};
     $("app").hidden = true; $("login").hidden = false; $("logout").hidden = true;
-    $("page").hidden = true; $("message").hidden = true;
+    $("page").hidden = true; $("message").hidden = true; $("home").hidden = true;
   }
 
   function wanted() {
@@ -236,7 +237,7 @@
       const data = await overview(id);
       if (!data) return;
       names[data.resident_id] = data.name;
-      $("message").hidden = true; delete $("message").dataset.key;
+      $("message").hidden = true; $("home").hidden = true; delete $("message").dataset.key;
       render(data);
     } catch (e) {
       say(["denied", "notFound"].includes(e.message) ? e.message : "failed");
@@ -248,6 +249,7 @@
     $("message").dataset.key = key;
     $("message").textContent = t(key);
     $("message").hidden = false;
+    $("home").hidden = !(me && me.residents && me.residents.length);
   }
 
   function renderPicker() {
@@ -297,9 +299,9 @@
   }
 
   function status(a) {
-    if (a.cancelled_by_resident) return t("cancelledByYou");
     if (a.state === "resolved") return `${t("done")}: ${code("outcome", a.outcome, t("resolved"))}`;
-    if (a.state === "cancelled") return t("cancelled");
+    if (a.state === "cancelled") return a.cancelled_by_resident ? t("cancelledByYou") : t("cancelled");
+    if (a.cancelled_by_resident) return t("cancelledByYou");
     if (a.state === "raised" || a.state === "notified") return `${t("ongoing")}: ${t("waiting")}`;
     return t("ongoing");
   }
@@ -309,15 +311,19 @@
     li.dataset.id = a.id;
     li.append(el("h4", `${code("alarm", a.kind, CODES[lang].alarm.other)} – ${date(a.raised_at, tz)}`));
     li.append(el("p", status(a), "status"));
-    const steps = el("ul", undefined, "steps");
-    const step = (text, iso) => { if (iso) steps.append(el("li", `${text} ${t("at", time(iso, tz))}`)); };
-    step(t("raised"), a.raised_at);
-    step(t("received"), a.received_at);
-    step(t("accepted", a.accepted_by), a.accepted_at);
-    step(t("onSite", a.on_site_by), a.on_site_at);
-    if (a.resolved_at) step(`${t("resolved")}: ${code("outcome", a.outcome, "")}`, a.resolved_at);
-    if (a.cancelled_at) step(a.cancelled_by_resident ? t("cancelledByYou") : t("cancelled"), a.cancelled_at);
-    li.append(steps);
+    const steps = [
+      [t("raised"), a.raised_at],
+      [t("received"), a.received_at],
+      [t("cancelledByYou"), a.cancelled_by_resident_at],
+      [t("accepted", a.accepted_by), a.accepted_at],
+      [t("onSite", a.on_site_by), a.on_site_at],
+      [`${t("resolved")}: ${code("outcome", a.outcome, "")}`, a.resolved_at],
+      [t("cancelled"), a.cancelled_at],
+    ].filter(([, iso]) => iso);
+    steps.sort((x, y) => new Date(x[1]) - new Date(y[1])); // stable: same-time steps keep this order
+    const list = el("ul", undefined, "steps");
+    for (const [text, iso] of steps) list.append(el("li", `${text} ${t("at", time(iso, tz))}`));
+    li.append(list);
     return li;
   }
 
