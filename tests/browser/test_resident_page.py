@@ -59,6 +59,8 @@ def seed(store: SqliteStore, site: str) -> None:
     hashed = hash_password(PASSWORD)
     store.upsert_account(Account("ingrid", "Ingrid Solberg", Role.RESIDENT, hashed))
     store.bind_account_residents("ingrid", ["res-1"])
+    store.upsert_account(Account("vera", "Vera Verge", Role.GUARDIAN, hashed))
+    store.bind_account_residents("vera", ["res-1", "res-2"])
     store.upsert_account(
         Account("kari", "Kari Nordmann", Role.NATTEVAKT, hashed, site, ("unit-a",))
     )
@@ -176,3 +178,41 @@ async def test_the_resident_sees_the_alarm_who_came_and_the_basis(
     assert ("ingrid", "overview.read") in mine
     refused = [(r.entry.actor, r.entry.action) for r in store.audit_records("res-2", 0, 1000)]
     assert refused == [("ingrid", "overview.refused")]
+
+
+async def test_a_guardian_picks_between_their_residents(hub_url: tuple[str, SqliteStore]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    url, store = hub_url
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = await browser.new_page(viewport={"width": 375, "height": 812})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            await page.goto(f"{url}/resident/")
+            await page.get_by_label("Brukernavn").fill("vera")
+            await page.get_by_label("Passord").fill(PASSWORD)
+            await page.get_by_role("button", name="Logg inn").click()
+            await expect(page.locator("#name")).to_have_text("Siden til Ingrid Solberg",
+                                                             timeout=5000)  # fmt: skip
+            picker = page.get_by_role("navigation")
+            await expect(picker.get_by_role("button")).to_have_text(
+                ["Ingrid Solberg", "Magnus Haugen"]
+            )
+            await picker.get_by_role("button", name="Magnus Haugen").click()
+            await expect(page.locator("#name")).to_have_text("Siden til Magnus Haugen")
+            await expect(page.locator("#no-alarms")).to_be_visible()
+            await expect(page.locator("#no-measures")).to_have_text("Ingenting overvåkes hos deg.")
+            current = picker.get_by_role("button", name="Magnus Haugen")
+            await expect(current).to_have_attribute("aria-current", "true")
+            assert await page.evaluate(OVERFLOW) == []
+        except Exception:
+            await page.screenshot(path=str(ARTIFACTS / "guardian-failure.png"), full_page=True)
+            raise
+        finally:
+            await browser.close()
+    assert errors == []
+    for rid in ("res-1", "res-2"):
+        reads = [r.entry.action for r in store.audit_records(rid, 0, 1000) if r.entry.actor == "vera"]
+        assert reads == ["overview.read"]  # read once at login; switching reads nothing again

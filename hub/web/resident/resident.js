@@ -151,7 +151,7 @@
   let token = sessionStorage.getItem("trygg.token");
   let me = JSON.parse(sessionStorage.getItem("trygg.me") || "null");
   let shown = null; // the last overview, so switching language does not read (and audit) again
-  let names = {}; // resident id -> name, for a guardian's picker
+  let pages = {}; // a guardian's residents: id -> overview, read once per visit (each audited)
 
   const t = (key, ...args) => {
     const v = STRINGS[lang][key];
@@ -203,7 +203,7 @@
   function logout() {
     sessionStorage.removeItem("trygg.token");
     sessionStorage.removeItem("trygg.me");
-    token = null; me = null; shown = null; names = {};
+    token = null; me = null; shown = null; pages = {};
     $("app").hidden = true; $("login").hidden = false; $("logout").hidden = true;
     $("page").hidden = true; $("message").hidden = true; $("home").hidden = true;
   }
@@ -215,6 +215,13 @@
 
   async function start() {
     $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
+    const mine = (me && me.residents) || [];
+    if (mine.length > 1) {
+      // A guardian's picker names each resident: read each page once, then switch freely.
+      for (const id of mine) {
+        try { const data = await overview(id); if (data) pages[id] = data; } catch (e) { /* shown on open */ }
+      }
+    }
     await open(wanted());
   }
 
@@ -234,9 +241,8 @@
     $("page").hidden = true;
     if (!id) { say("noResident"); return; }
     try {
-      const data = await overview(id);
+      const data = pages[id] || await overview(id);
       if (!data) return;
-      names[data.resident_id] = data.name;
       $("message").hidden = true; $("home").hidden = true; delete $("message").dataset.key;
       render(data);
     } catch (e) {
@@ -261,7 +267,7 @@
       const li = document.createElement("li");
       const b = document.createElement("button");
       b.type = "button";
-      b.textContent = names[id] || id;
+      b.textContent = pages[id] ? pages[id].name : id;
       b.setAttribute("aria-current", shown && shown.resident_id === id ? "true" : "false");
       b.addEventListener("click", () => { location.hash = encodeURIComponent(id); });
       li.append(b);
