@@ -9,6 +9,8 @@
 |                 | ones on its site; never technical alerts                  |                 |
 | tekniker        | technical alerts on its site (all sites when it has none) | technical only  |
 | resident_device | nothing                                                   | none            |
+| resident        | nothing on these routes; only its own page (hub.resident_api) | none        |
+| guardian        | the same, for each resident it is guardian (verge) for    | none            |
 
 Technical alerts go to the technical aid service, not to night staff: a low
 battery at 03:00 is not a reason to wake a colleague. The same scopes decide
@@ -41,8 +43,12 @@ class Principal:
     # by hub.auth from hub.consent.access.BreakGlass): their alerts are visible as if
     # they lived in one of the caller's units, on the caller's own site only.
     opened: frozenset[str] = frozenset()
+    # For a resident or guardian account: the residents whose own page it may read
+    # (copied from the store at login, like units). Empty for every other role.
+    residents: frozenset[str] = frozenset()
 
 
+SELF_ROLES: frozenset[Role] = frozenset({Role.RESIDENT, Role.GUARDIAN})
 UNIT_SCOPED: frozenset[Role] = frozenset({Role.NATTEVAKT, Role.STAFF, Role.LEADER})
 CARE_ROLES: frozenset[Role] = frozenset({Role.NATTEVAKT, Role.STAFF, Role.LEADER, Role.ADMIN})
 DEVICE_KINDS: frozenset[str] = frozenset(k for k in KINDS if k.startswith("device."))
@@ -177,3 +183,22 @@ def kinds_to_keep(role: Role, flt: EventFilter) -> frozenset[str] | None:
     """The kinds to keep from a store page, when the role sees only some; None keeps all."""
     visible = event_kinds_visible(role)
     return None if flt.kind is not None or visible == KINDS else visible
+
+
+def binding_problem(role: Role, residents: tuple[str, ...]) -> str | None:
+    """Why an account of ``role`` cannot be bound to ``residents``; None when it can.
+    A resident account is one person's; a guardian (verge) may act for several."""
+    if role is Role.RESIDENT and len(residents) != 1:
+        return "a resident account is bound to exactly one resident"
+    if role is Role.GUARDIAN and not residents:
+        return "a guardian account is bound to at least one resident"
+    if role not in SELF_ROLES and residents:
+        return f"a {role} account is scoped by site and units, not bound to residents"
+    if len(set(residents)) != len(residents):
+        return "a resident is named twice"
+    return None
+
+
+def is_own_resident(principal: Principal, resident_id: str) -> bool:
+    """A resident or guardian reading a resident it is bound to (never anyone else)."""
+    return principal.role in SELF_ROLES and resident_id in principal.residents

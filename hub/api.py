@@ -36,7 +36,7 @@ from pydantic import TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from devices.events import EventBase
-from hub import access, audit_api
+from hub import access, audit_api, resident_api
 from hub.alerts import Alert, AlertState, Command, Outcome, Transition
 from hub.auth import (
     Principal,
@@ -241,10 +241,17 @@ async def login(
         throttle.failed(keys, now)
         raise unauthorized(BAD_LOGIN)
     throttle.succeeded(keys[0])
-    token, expires_at = request.app.state.tokens.issue(account, now)
+    residents: tuple[str, ...] = ()
+    if account.role in access.SELF_ROLES:
+        residents = await hub.run_store(hub.store.account_residents, account.username)
+        if access.binding_problem(account.role, residents) is not None:
+            raise HTTPException(403, "this account is not bound to a resident; ask the admin")
+    token, expires_at = request.app.state.tokens.issue(account, now, residents)
     response.headers["Cache-Control"] = "no-store"
     expires_in = int((expires_at - now).total_seconds())
-    return TokenOut(access_token=token, expires_in=expires_in, role=account.role)
+    return TokenOut(
+        access_token=token, expires_in=expires_in, role=account.role, residents=list(residents)
+    )
 
 
 @router.get("/alerts")
@@ -456,6 +463,8 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     app.include_router(audit_api.router)
     app.include_router(relatives_api.router)
     relatives_api.mount_page(app)
+    app.include_router(resident_api.router)
+    resident_api.mount_page(app)
     app.add_exception_handler(IllegalTransition, _conflict)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(StoreError, _unavailable)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -86,7 +86,10 @@ class TokenIssuer:
         self.ttl = ttl
         self._grants: dict[str, _Grant] = {}
 
-    def issue(self, account: Account, now: datetime) -> tuple[str, datetime]:
+    def issue(
+        self, account: Account, now: datetime, residents: Sequence[str] = ()
+    ) -> tuple[str, datetime]:
+        """``residents``: the residents a resident/guardian account is bound to."""
         self.purge(now)
         token = secrets.token_urlsafe(32)
         expires_at = now + self.ttl
@@ -96,6 +99,7 @@ class TokenIssuer:
             site=account.site,
             units=tuple(account.units),
             expires_at=expires_at,
+            residents=frozenset(residents),
         )
         self._grants[_digest(token)] = _Grant(principal, expires_at)
         return token, expires_at

@@ -24,6 +24,9 @@ class TokenOut(_Out):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="seconds until the token expires")
     role: Role
+    residents: list[str] = Field(
+        default=[], description="resident and guardian accounts: whose page they may read"
+    )
 
 
 class AlertOut(_Out):

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from trygg import cli_audit, cli_devices, cli_relatives, cli_routing, logs
+from trygg import cli_accounts, cli_audit, cli_devices, cli_relatives, cli_routing, logs
 from trygg.cli_gateway import register as register_gateway
 from trygg.cli_gateway import register_bench as register_gateway_bench
 from trygg.cli_mqtt import mqtt_app
@@ -29,6 +29,7 @@ register_gateway(app)
 register_gateway_bench(bench_app)
 app.add_typer(mqtt_app, name="mqtt")
 cli_audit.register(app)
+cli_accounts.register(app)
 cli_routing.register(bench_app, app)
 cli_devices.register_bench(bench_app)
 cli_devices.register_devices(app)

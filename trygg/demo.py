@@ -22,6 +22,7 @@ from trygg.broker import embedded_broker
 from trygg.runtime import open_store, running_hub
 from trygg.seed import seed_demo_accounts, seed_registry
 from trygg.seed_consent import seed_demo_bases
+from trygg.seed_residents import seed_demo_resident_accounts
 from trygg.seed_routing import seed_demo_roster
 
 STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
@@ -85,6 +86,7 @@ async def run_demo(
     seed_registry(store, scenario)
     seed_demo_bases(store, scenario, datetime.now(UTC))
     accounts = seed_demo_accounts(store, scenario)
+    residents = seed_demo_resident_accounts(store, scenario)
     on_duty = seed_demo_roster(store, scenario, datetime.now(UTC))
     async with embedded_broker("127.0.0.1", mqtt_port), running_hub(settings, store, stop) as run:
         base = f"http://127.0.0.1:{http_port}"
@@ -93,6 +95,7 @@ async def run_demo(
         )
         console.print(f"Accounts (password [bold]demo[/]): {', '.join(accounts)}. Ctrl-C stops.")
         console.print(f"Alarm board: {base}/board/  (on duty now: {', '.join(on_duty)})")
+        console.print(f"Resident's own page: {base}/resident/  ({', '.join(residents)}, password demo)")
         console.print(
             f'Accept an alert: TOKEN=$(curl -s -d "username=nattevakt&password=demo" {base}/api/v1/auth/token'
             " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'); "

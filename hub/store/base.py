@@ -36,6 +36,10 @@ class Role(StrEnum):
     LEADER = "leader"
     AUDITOR = "auditor"
     RESIDENT_DEVICE = "resident_device"
+    # A resident, or a guardian (verge), reading their own page: bound to residents
+    # (hub.store.base.ResidentAccountStore), never to units; see hub.access.SELF_ROLES.
+    RESIDENT = "resident"
+    GUARDIAN = "guardian"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,20 @@ class AccountStore(Protocol):
     def list_accounts(self) -> list[Account]: ...
 
 
+class ResidentAccountStore(Protocol):
+    """Which residents a resident or guardian account may read (hub.store.resident_accounts),
+    and a resident's own alarms for their page."""
+
+    def bind_account_residents(self, username: str, residents: Sequence[str]) -> None:
+        """Replace the account's residents (the account and residents must exist)."""
+        ...
+
+    def account_residents(self, username: str) -> tuple[str, ...]: ...
+    def resident_alerts(self, resident_id: str, since: datetime, limit: int) -> list[Alert]:
+        """The resident's alerts raised at or after ``since``, newest first."""
+        ...
+
+
 class ConsentStore(Protocol):
     """Legal bases with their history, and notices (hub.consent; shared tests in
     tests/unit/test_consent_store.py)."""
@@ -246,6 +264,7 @@ class Store(
     RegistryStore,
     DeviceRegistryStore,
     AccountStore,
+    ResidentAccountStore,
     RoutingStore,
     ConsentStore,
     AuditStore,

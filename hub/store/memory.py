@@ -42,6 +42,7 @@ from hub.store.common import (
 from hub.store.consent_memory import ConsentTables, MemoryConsentMixin
 from hub.store.registry_memory import MemoryRegistryMixin, RegistryTables
 from hub.store.relatives_stores import MemoryRelativesMixin
+from hub.store.resident_accounts import MemoryResidentAccountsMixin
 from hub.store.routing_stores import MemoryRoutingMixin
 
 
@@ -53,6 +54,7 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
 
 class MemoryStore(
     MemoryConsentMixin, MemoryRoutingMixin, MemoryRegistryMixin, MemoryRelativesMixin,
+    MemoryResidentAccountsMixin,
 ):
     def __init__(self) -> None:
         self._consent = ConsentTables()
@@ -70,6 +72,7 @@ class MemoryStore(
         self._devices: dict[str, Device] = {}
         self._placements: dict[str, PlacementRecord] = {}
         self._accounts: dict[str, Account] = {}
+        self._account_residents: dict[str, tuple[str, ...]] = {}
 
     def migrate(self) -> int:
         return latest_version()

@@ -57,6 +57,7 @@ from hub.store.base import (
 from hub.store.common import migrations, placement_of
 from hub.store.postgres_consent import PostgresConsentMixin
 from hub.store.postgres_layout import Layout, maintain
+from hub.store.postgres_resident_accounts import PostgresResidentAccountsMixin
 from hub.store.postgres_routing import PostgresRoutingMixin
 from hub.store.postgres_rows import Row
 from hub.store.registry_postgres import PostgresRegistryMixin
@@ -76,6 +77,7 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 class PostgresStore(
     PostgresConsentMixin, PostgresRoutingMixin, PostgresRegistryMixin, PostgresRelativesMixin,
+    PostgresResidentAccountsMixin,
 ):
     """The :class:`hub.store.base.Store` on a PostgreSQL database (``dsn``), in ``schema``."""
 

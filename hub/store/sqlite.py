@@ -41,6 +41,7 @@ from hub.store.common import Migration, migrations, placement_of, to_micros
 from hub.store.consent_sqlite import SqliteConsentMixin
 from hub.store.registry_sqlite import SqliteRegistryMixin
 from hub.store.relatives_stores import SqliteRelativesMixin
+from hub.store.resident_accounts import SqliteResidentAccountsMixin
 from hub.store.routing_stores import SqliteRoutingMixin
 from hub.store.sqlite_rows import Row
 
@@ -63,6 +64,7 @@ _PRAGMAS = (
 
 class SqliteStore(
     SqliteConsentMixin, SqliteRoutingMixin, SqliteRegistryMixin, SqliteRelativesMixin,
+    SqliteResidentAccountsMixin,
 ):
     """The :class:`hub.store.base.Store` on one SQLite file (or ``":memory:"``)."""
 

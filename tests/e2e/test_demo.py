@@ -57,6 +57,19 @@ async def test_demo_night_raises_alerts_that_staff_can_accept(tmp_path: Path) ->
                 await http.get("/api/v1/alerts", headers={"Authorization": f"Bearer {tech}"})
             ).json()
             assert all(a["category"] == "technical" for a in seen)
+            # The resident's own page: beboer is res-1, and sees res-1's alarms only.
+            beboer = {"Authorization": f"Bearer {await _token(http, 'beboer')}"}
+            theirs = {a["id"] for a in alerts if a["resident_id"] == "res-1"
+                      and a["category"] == "resident"}  # fmt: skip
+            for _ in range(100):  # an alert closing now is stored a moment later
+                own = await http.get("/api/v1/residents/res-1/overview", headers=beboer)
+                assert own.status_code == 200 and own.json()["monitoring"]
+                if theirs <= {a["id"] for a in own.json()["alarms"]}:
+                    break
+                await asyncio.sleep(0.05)
+            assert theirs <= {a["id"] for a in own.json()["alarms"]}
+            other = await http.get("/api/v1/residents/res-2/overview", headers=beboer)
+            assert other.status_code == 403
     finally:
         stop.set()
         await asyncio.wait_for(demo, 20)

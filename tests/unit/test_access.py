@@ -35,6 +35,9 @@ SEE: dict[Role, tuple[str, str, str]] = {
     Role.STAFF: ("Y.Y.", "Y.Y.", "...."),
     Role.TEKNIKER: ("....", "....", "YYY."),
     Role.RESIDENT_DEVICE: ("....", "....", "...."),
+    # Residents and guardians read their own page only (hub.resident_api), never alerts.
+    Role.RESIDENT: ("....", "....", "...."),
+    Role.GUARDIAN: ("....", "....", "...."),
 }
 COMMAND: dict[Role, tuple[str, str, str]] = {
     **SEE,
@@ -125,6 +128,8 @@ DEVICE_KINDS = {k for k in KINDS if k.startswith("device.")}
         (Role.TEKNIKER, DEVICE_KINDS),
         (Role.AUDITOR, set()),
         (Role.RESIDENT_DEVICE, set()),
+        (Role.RESIDENT, set()),
+        (Role.GUARDIAN, set()),
     ],
 )
 def test_event_kinds_visible(role: Role, kinds: set[str]) -> None:
@@ -147,6 +152,8 @@ def test_tekniker_sees_no_health_event_kinds() -> None:
         (Role.TEKNIKER, False),
         (Role.AUDITOR, False),
         (Role.RESIDENT_DEVICE, False),
+        (Role.RESIDENT, False),
+        (Role.GUARDIAN, False),
     ],
 )
 def test_may_see_resident_name(role: Role, expected: bool) -> None:
@@ -162,6 +169,8 @@ SEE_DEVICE: dict[Role, str] = {
     Role.STAFF: "Y.Y.",
     Role.AUDITOR: "....",
     Role.RESIDENT_DEVICE: "....",
+    Role.RESIDENT: "....",
+    Role.GUARDIAN: "....",
 }
 
 

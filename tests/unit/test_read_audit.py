@@ -148,6 +148,8 @@ RESIDENT_ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | str | No
         [("PUT", "/api/v1/residents/res-1/relatives/kari",
           {"display_name": "Kari", "relation": "datter", "phone": "+4791234567"})],
         "basis.relatives"),
+    ("GET", "/api/v1/residents/{resident_id}/overview"): (
+        "johs", "/api/v1/residents/res-1/overview", None, [], "overview.read"),
 }
 # Routes that return and change no resident data (staff rosters, notices by basis id
 # only, the chain check, operations). Public routes are in test_route_roles.PUBLIC.
@@ -172,6 +174,7 @@ ACCOUNTS = {
     "lisa": (Role.LEADER, SITE, ("unit-A", "unit-B")),
     "kari": (Role.NATTEVAKT, SITE, ("unit-A",)),
     "ola": (Role.NATTEVAKT, SITE, ("unit-B",)),
+    "johs": (Role.RESIDENT, None, ()),  # the resident res-1 himself (bound below)
 }
 
 
@@ -195,7 +198,8 @@ class Env:
     def auth(self, username: str) -> dict[str, str]:
         account = self.store.get_account(username)
         assert account is not None
-        return {"Authorization": f"Bearer {self.tokens.issue(account, self.clock())[0]}"}
+        own = self.store.account_residents(username)
+        return {"Authorization": f"Bearer {self.tokens.issue(account, self.clock(), own)[0]}"}
 
     def log(self, resident: str = "res-1") -> list[tuple[str, str, str | None]]:
         return [
@@ -224,6 +228,7 @@ async def env() -> AsyncIterator[Env]:
     hashed = hash_password("x" * 12, hasher=fast)
     for username, (role, site, units) in ACCOUNTS.items():
         store.upsert_account(Account(username, username, role, hashed, site, units))
+    store.bind_account_residents("johs", ["res-1"])
     clock = Clock()
     hub = Hub(store, metrics=Metrics(), clock=clock)
     await hub.start()

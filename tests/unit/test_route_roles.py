@@ -83,7 +83,12 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("PUT", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): {R.ADMIN, R.LEADER},
     ("DELETE", "/api/v1/residents/{resident_id}/relatives/{relative_id}"): {R.ADMIN, R.LEADER},
     ("POST", "/api/v1/bases/{basis_id}/relatives"): {R.ADMIN, R.LEADER},
+    # Resident and guardian accounts read their own page here and nowhere else.
+    ("GET", "/api/v1/residents/{resident_id}/overview"): CARE | {R.AUDITOR, R.RESIDENT, R.GUARDIAN},
 }
+# The walk calls /residents/resident_id/...: resident and guardian tokens are bound to that
+# id, so a 403 they get is the role check's, not the own-resident check's.
+WALKED_RESIDENT = "resident_id"
 # FastAPI's own documentation routes carry no resident data.
 DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
@@ -146,7 +151,8 @@ async def app_and_tokens() -> AsyncIterator[tuple[FastAPI, Callable[[Role], str]
     issued: dict[Role, str] = {}
     for role in Role:
         account = Account(role.value, role.value, role, hashed, "site-1", ("unit-A",))
-        issued[role] = tokens.issue(account, NOW)[0]
+        own = (WALKED_RESIDENT,) if role in (R.RESIDENT, R.GUARDIAN) else ()
+        issued[role] = tokens.issue(account, NOW, own)[0]
     # Almost expired: every token is still valid, and the SSE stream ends at once.
     clock.now = NOW + TTL - timedelta(milliseconds=20)
     app = full_app(hub, tokens, clock)
