@@ -31,7 +31,14 @@ from hub.store.base import (
     StoredEvent,
     Unit,
 )
-from hub.store.common import ALERT_OPTIONAL_TIMES, ALERT_TIMES, EPOCH, MICROSECOND, from_micros, to_micros
+from hub.store.common import (
+    ALERT_OPTIONAL_TIMES,
+    ALERT_TIMES,
+    EPOCH,
+    MICROSECOND,
+    from_micros,
+    to_micros,
+)
 
 Row = tuple[Any, ...]
 
