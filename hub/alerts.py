@@ -5,6 +5,9 @@ before anyone has taken the alert (modelled on IHE PCD Alert Communication
 Management). :func:`transition` takes an alert, a command, who gave it and
 ``now``; it returns the new alert and the transition record, or raises
 :class:`IllegalTransition`. No I/O and no clock here.
+
+``cancelled_by_resident`` is a mark, not a state (:func:`mark_cancelled_by_resident`,
+decided in ``hub.resident_cancel``): the alert stays open and staff close it.
 """
 
 from __future__ import annotations
