@@ -10,7 +10,10 @@ An ``alarm.button`` event cancels an open alert of the SAME device when
   hub's ``TRYGG_RESIDENT_CANCEL_WINDOW_S``) of the alert's first event, by the
   events' own times,
 - the rule allows it (``resident_cancel.allowed``) and the alert is not a
-  colleague alarm and not cancelled already.
+  colleague alarm and not cancelled already,
+- a plain press comes at least ``REPEAT_S`` after the device's previous press: a
+  press hard on the heels of another is the same press again (a contact that
+  bounces, a button held or hammered in a hurry), and joins the alert.
 
 A cancel is a mark: the alert stays open, its priority goes down to the rule's
 cancel priority (one step by default) and never up. A press after the window is
@@ -33,6 +36,10 @@ from rules.model import ResidentCancel
 BUTTON = "alarm.button"
 CANCEL_KEY = "cancel"
 DEFAULT_WINDOW_S = 30.0
+# A press within this long of the device's previous press repeats it: never a cancel.
+# Someone taking back a mistaken press looks, thinks and presses again: seconds, not
+# the fraction of a second of a bouncing contact or a frightened resident hammering.
+REPEAT_S = 2.0
 # Alerts whose escalation a resident's cancel stops: a press made by mistake. A
 # cancelled fall or smoke alert keeps its chain running: someone still goes.
 QUIETED_KINDS = frozenset({BUTTON})
@@ -71,10 +78,15 @@ def judge(
     policy_of: PolicyOf,
     default_window_s: float,
     now: datetime,
+    previous_press: datetime | None = None,
 ) -> Verdict:
+    """``previous_press``: the time of the device's last plain press before this one,
+    if the caller knows it (see ``REPEAT_S``)."""
     if event.kind != BUTTON:
         return NOT_A_CANCEL
     key = is_cancel_key(event)
+    if not key and previous_press is not None and _repeats(event, previous_press):
+        return NOT_A_CANCEL
     marks: list[Cancelled] = []
     for alert in sorted(open_alerts, key=lambda a: (a.raised_at, a.id)):
         why = _cancels(event, key, alert, policy_of, default_window_s)
@@ -85,6 +97,10 @@ def judge(
         priority = policy.priority or alert.priority.lowered()
         marks.append(Cancelled(*mark_cancelled_by_resident(alert, event, priority, now, why)))
     return Verdict(tuple(marks), consumed=key or bool(marks))
+
+
+def _repeats(event: EventBase, previous_press: datetime) -> bool:
+    return abs((event.ts - previous_press).total_seconds()) < REPEAT_S
 
 
 def _cancels(

@@ -53,6 +53,7 @@ MAX_SKEW = timedelta(minutes=5)
 RETRY_MAX_S = 30.0
 COMMAND_PERSIST_WAIT_S = 5.0
 RULE_WAKE_MAX_S = 60.0
+LAST_PRESSES = 50_000  # devices whose last alarm press is remembered (resident cancel)
 
 
 def utcnow() -> datetime:
@@ -128,6 +129,8 @@ class Hub:
         self.event_listeners: list[Callable[[EventBase, Placement | None], None]] = []
         self._open: dict[str, Alert] = {}
         self._open_by_key: dict[decide.OpenKey, Alert] = {}
+        # The latest plain alarm press per device: a press right after it repeats it.
+        self._last_press: OrderedDict[str, datetime] = OrderedDict()
         # Alerts a rule may still cancel: kept from every channel until released.
         self._held: dict[decide.OpenKey, decide.Held] = {}
         # A device sending far more than any sensor does is stored, not evaluated.
@@ -375,8 +378,14 @@ class Hub:
         policy_of = getattr(self._rules, "resident_cancel", None)
         if event.kind != resident_cancel.BUTTON or policy_of is None:
             return decisions
+        previous = self._last_press.get(event.device)
+        if not resident_cancel.is_cancel_key(event):
+            self._last_press[event.device] = max(event.ts, previous or event.ts)
+            self._last_press.move_to_end(event.device)
+            if len(self._last_press) > LAST_PRESSES:
+                self._last_press.popitem(last=False)
         verdict = resident_cancel.judge(
-            event, self._open.values(), policy_of, self.resident_cancel_window_s, now
+            event, self._open.values(), policy_of, self.resident_cancel_window_s, now, previous
         )
         for cancelled in verdict.cancelled:
             alert = cancelled.alert

@@ -2,7 +2,8 @@
 
 It is a ``hub.service.Notifier``: the hub hands it every alert change. A new
 open alert starts an escalation; accept stops it; on-site, resolve and cancel
-close it; a resident's cancel tells those notified and quiets a mistaken press. Effects go out through the channels, each delivery in its own task
+close it; a resident's cancel tells those notified and quiets a mistaken press.
+Effects go out through the channels, each delivery in its own task
 (a slow webhook never holds up a handheld), and every step is appended to
 the routing log with its time and actor. One timer task sleeps until the
 earliest ``next_wake`` of any escalation, the next shift boundary, or a

@@ -5,9 +5,9 @@
 tells the current step's people again; ``reject``, ``failed`` (a channel
 stayed down), ``accept`` and ``close`` are the other inputs. Each returns the
 new state and the effects for the shell to carry out; ``resident_cancelled``
-tells those notified that the resident cancelled, and may stop the chain. Recipients are
-resolved against the duty roster at every step and every re-notify, so a
-shift change during an open alert reaches the people now on duty.
+tells those notified that the resident cancelled, and may quiet the chain.
+Recipients are resolved against the duty roster at every step and every
+re-notify, so a shift change during an open alert reaches the people now on duty.
 """
 
 from __future__ import annotations

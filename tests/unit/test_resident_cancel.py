@@ -101,6 +101,26 @@ def test_which_press_cancels(
     assert used is consumed
 
 
+@pytest.mark.parametrize(
+    ("previous_s", "ev", "cancels"),
+    [
+        (9.5, press(10), False),  # hammered: the same press again, it joins
+        (8.0, press(10), True),  # 2 s after the previous press: deliberate
+        (8.1, press(10), False),  # 1.9 s after it: a repeat
+        (0.0, press(1.9), False),
+        (0.0, press(2.0), True),
+        (11.0, press(10), False),  # a later press arrived first: still a repeat
+        (9.9, press(10, how="cancel"), True),  # the cancel key is always deliberate
+    ],
+)
+def test_a_press_right_after_the_previous_one_repeats_it(
+    previous_s: float, ev: EventBase, cancels: bool
+) -> None:
+    verdict = judge(ev, [button_alert()], POLICIES.get, WINDOW_S, NOW, NOW + previous_s * S)
+    assert bool(verdict.cancelled) is cancels
+    assert verdict.consumed is (cancels or ev.data.press == "cancel")  # type: ignore[union-attr]
+
+
 def test_the_mark_lowers_the_priority_and_keeps_the_alert_open() -> None:
     (marked,), _ = run(press(10), button_alert())
     assert marked.is_open and marked.state is AlertState.NOTIFIED
@@ -198,10 +218,14 @@ alerts_st = st.builds(
     device=st.sampled_from(["dev-1", "dev-2"]),
     how=st.sampled_from(["single", "double", "long", "cancel"]),
     alerts=st.lists(alerts_st, max_size=5, unique_by=lambda a: a.id),
+    previous=st.none() | st.floats(-60, 120, allow_nan=False),
 )
-def test_invariants(after: float, device: str, how: str, alerts: list[Alert]) -> None:
+def test_invariants(
+    after: float, device: str, how: str, alerts: list[Alert], previous: float | None
+) -> None:
     ev = press(after, device, how)
-    verdict = judge(ev, alerts, POLICIES.get, WINDOW_S, NOW + 200 * S)
+    last = None if previous is None else NOW + previous * S
+    verdict = judge(ev, alerts, POLICIES.get, WINDOW_S, NOW + 200 * S, last)
     by_id = {a.id: a for a in alerts}
     for c in verdict.cancelled:
         before = by_id[c.alert.id]
@@ -212,8 +236,10 @@ def test_invariants(after: float, device: str, how: str, alerts: list[Alert]) ->
         assert policy.allowed
         window = policy.window_s if policy.window_s is not None else WINDOW_S
         assert 0 <= (ev.ts - before.event_ts).total_seconds() <= window
-        # A plain press cancels only a press; never a fall or smoke alert.
+        # A plain press cancels only a press; never a fall or smoke alert; and never
+        # when it comes hard on the heels of the previous press.
         assert how == "cancel" or before.kind == "alarm.button"
+        assert how == "cancel" or previous is None or abs(after - previous) >= 2.0
         # Never closed, never dropped, never raised in priority.
         assert c.alert.state is before.state and c.alert.is_open
         assert c.alert.priority.rank >= before.priority.rank

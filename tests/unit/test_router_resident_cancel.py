@@ -81,6 +81,19 @@ async def test_a_second_press_in_the_window_marks_quiets_and_staff_still_close(e
     assert stored is not None and stored.cancelled_by_resident and stored.outcome == "false_alarm"
 
 
+async def test_a_hammered_button_joins_and_never_cancels(env: Env) -> None:
+    for _ in range(6):  # a frightened resident, or a bouncing contact: 0.5 s apart
+        await env.send("alarm.button", "btn-1")
+        await env.advance(0.5)
+    (alert,) = env.hub.open_alerts()
+    assert not alert.cancelled_by_resident and len(alert.event_ids) == 6
+    assert metric(env, "resident") == 0.0
+    await env.advance(5)
+    await env.send("alarm.button", "btn-1")  # 5.5 s after the last one: deliberate
+    (alert,) = env.hub.open_alerts()
+    assert alert.cancelled_by_resident
+
+
 async def test_a_press_after_the_window_joins_and_is_no_cancel(env: Env) -> None:
     await env.send("alarm.button", "btn-1")
     await env.advance(31)
