@@ -51,7 +51,9 @@ class NoData(_Frozen):
 
 
 class AlarmButtonData(_Frozen):
-    press: Literal["single", "double", "long"] = "single"
+    # "cancel": a unit's cancel key (a social-alarm base unit, a pendant with a cancel
+    # button): the resident withdraws a press made by mistake, never a call for help.
+    press: Literal["single", "double", "long", "cancel"] = "single"
 
 
 class StaffAlarmData(_Frozen):

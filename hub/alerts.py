@@ -5,6 +5,9 @@ before anyone has taken the alert (modelled on IHE PCD Alert Communication
 Management). :func:`transition` takes an alert, a command, who gave it and
 ``now``; it returns the new alert and the transition record, or raises
 :class:`IllegalTransition`. No I/O and no clock here.
+
+``cancelled_by_resident`` is a mark, not a state (:func:`mark_cancelled_by_resident`,
+decided in ``hub.resident_cancel``): the alert stays open and staff close it.
 """
 
 from __future__ import annotations
@@ -103,10 +106,18 @@ class Alert(_Frozen):
     accepted_by: str | None = None
     outcome: Outcome | None = None
     note: str | None = None
+    # A mark, not a state: the resident cancelled (second press, cancel key). The alert
+    # stays open at ``priority`` (lowered or equal); staff still close it.
+    cancelled_by_resident_at: datetime | None = None
+    priority_before_cancel: Priority | None = None
 
     @property
     def is_open(self) -> bool:
         return self.state.is_open
+
+    @property
+    def cancelled_by_resident(self) -> bool:
+        return self.cancelled_by_resident_at is not None
 
 
 SYSTEM = "system"
@@ -174,6 +185,36 @@ def transition(
         note=note,
     )
     return alert.model_copy(update=changes), record
+
+
+CANCELLED_BY_RESIDENT = "cancelled_by_resident"
+
+
+def mark_cancelled_by_resident(
+    alert: Alert, event: EventBase, priority: Priority, now: datetime, why: str
+) -> tuple[Alert, Transition]:
+    """The resident cancelled ``alert`` with ``event``: marked, never closed, and its
+    priority never raised. The record keeps the state (from = to) and names the device."""
+    if not alert.is_open or alert.cancelled_by_resident:
+        raise ValueError(f"alert {alert.id} cannot be cancelled by the resident now")
+    lowered = priority if priority.rank >= alert.priority.rank else alert.priority
+    changed = attach_event(alert, event, now).model_copy(
+        update={
+            "cancelled_by_resident_at": now,
+            "priority_before_cancel": alert.priority,
+            "priority": lowered,
+            "updated_at": now,
+        }
+    )
+    record = Transition(
+        alert_id=alert.id,
+        from_state=alert.state,
+        to_state=alert.state,
+        at=now,
+        actor=f"device:{event.device}",
+        note=f"{CANCELLED_BY_RESIDENT} ({why}); priority {alert.priority} -> {lowered}",
+    )
+    return changed, record
 
 
 def attach_event(alert: Alert, event: EventBase, now: datetime) -> Alert:

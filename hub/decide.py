@@ -8,8 +8,9 @@ never withdrawn by a rule (the clearing event is only added to it).
 
 A re-sent event never raises twice (the caller drops duplicates by id first);
 a second press while an alert for the same rule and device is still open is
-added to that alert instead of waking a second person. Colleague alarms are
-never merged: every press is its own alert.
+added to that alert instead of waking a second person, unless the resident
+cancelled that alert (``hub.resident_cancel``): then it is a new alert. Colleague
+alarms are never merged: every press is its own alert.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def apply(
             where = placement if decision.event is None else placement_of(source.device)
             key = (decision.rule, source.device)
             current = open_alerts.get(key) if decision.merge_open else None
-            if current is not None and current.is_open:
+            # A press after the resident cancelled is a new call for help, not a join.
+            if current is not None and current.is_open and not current.cancelled_by_resident:
                 effects.append(Attached(attach_event(current, source, now), source.id))
                 continue
             waiting = held.get(key) if decision.merge_open else None

@@ -61,17 +61,11 @@ def eligible(alert: Alert, placement: Placement | None) -> bool:
     )
 
 
-def cancelled_by_resident(alert: Alert) -> bool:
-    """The resident called the alarm off (the alert stays open for staff to judge).
-
-    The flag comes with the resident-cancel work; an alert without it was not cancelled.
-    """
-    return getattr(alert, "cancelled_by_resident", None) is True
-
-
 def target(alert: Alert) -> FeedbackState:
     state = _BY_STATE[alert.state]
-    if alert.is_open and cancelled_by_resident(alert):
+    # The resident called the alarm off (hub.resident_cancel): the alert stays open for
+    # staff to judge, and the resident's device shows "cancelled" until it is closed.
+    if alert.is_open and alert.cancelled_by_resident:
         return F.CANCELLED
     return state
 

@@ -121,6 +121,12 @@ class Metrics:
             ["rule", "reason"],
             registry=r,
         )
+        self.alerts_cancelled_by_resident = Counter(
+            "trygg_alerts_cancelled_by_resident_total",
+            "Open alerts the resident cancelled (second press, cancel key), by category",
+            ["category"],
+            registry=r,
+        )
         self.alerts_withdrawn = Counter(
             "trygg_alerts_withdrawn_total",
             "Held alerts their rule cancelled before any channel had them, by rule",

@@ -24,6 +24,7 @@ from hub.store.base import AlertFilter, EventFilter, Store
 from rules.decisions import Decision, Raise
 from rules.engine import Engine, State, adopt
 from rules.loader import Problem, RulePack, RulesInvalid, parse_pack
+from rules.model import ResidentCancel
 
 log = logging.getLogger("trygg.rules")
 
@@ -87,6 +88,11 @@ class RuleSet:
     @property
     def pack(self) -> RulePack:
         return self.engine.pack
+
+    def resident_cancel(self, rule: str) -> ResidentCancel | None:
+        """The cancel policy of the rule named ``rule`` (None: no such rule now)."""
+        found = next((r for r in self.engine.pack.rules if r.name == rule), None)
+        return found.resident_cancel if found is not None else None
 
     def __call__(
         self, state: object, event: EventBase, now: datetime, placement: Placement | None

@@ -50,10 +50,18 @@ class AlertOut(_Out):
     accepted_by: str | None
     outcome: Outcome | None
     note: str | None
+    # A mark, not a state: the alert stays open until staff close it.
+    cancelled_by_resident: bool = False
+    cancelled_by_resident_at: datetime | None = None
+    priority_before_cancel: Priority | None = None
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
-        return cls(**alert.model_dump(), is_open=alert.is_open)
+        return cls(
+            **alert.model_dump(),
+            is_open=alert.is_open,
+            cancelled_by_resident=alert.cancelled_by_resident,
+        )
 
 
 class TransitionOut(_Out):

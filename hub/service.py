@@ -29,7 +29,7 @@ import uuid6
 from devices.errors import EventRejected
 from devices.events import EventBase, parse_event
 from devices.registry import MemoryRegistry, Placement
-from hub import decide, logctx
+from hub import decide, logctx, resident_cancel
 from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome, Transition, transition
 from hub.consent.gate import ConsentGate
 from hub.errors import NotFound, StoreError
@@ -54,6 +54,7 @@ MAX_SKEW = timedelta(minutes=5)
 RETRY_MAX_S = 30.0
 COMMAND_PERSIST_WAIT_S = 5.0
 RULE_WAKE_MAX_S = 60.0
+LAST_PRESSES = 50_000  # devices whose last alarm press is remembered (resident cancel)
 
 
 def utcnow() -> datetime:
@@ -103,8 +104,10 @@ class Hub:
         new_id: Callable[[], str] = new_alert_id,
         rules: RuleFn | None = None,
         max_batch: int = 2000,
+        resident_cancel_window_s: float = resident_cancel.DEFAULT_WINDOW_S,
     ) -> None:
         self.store = store
+        self.resident_cancel_window_s = resident_cancel_window_s
         self.metrics = metrics or Metrics()
         self.feed = AlertFeed()
         self.feed.on_subscribe = self._board_opened
@@ -130,6 +133,8 @@ class Hub:
         self.event_listeners: list[Callable[[EventBase, Placement | None], None]] = []
         self._open: dict[str, Alert] = {}
         self._open_by_key: dict[decide.OpenKey, Alert] = {}
+        # The latest plain alarm press per device: a press right after it repeats it.
+        self._last_press: OrderedDict[str, datetime] = OrderedDict()
         # Alerts a rule may still cancel: kept from every channel until released.
         self._held: dict[decide.OpenKey, decide.Held] = {}
         # A device sending far more than any sensor does is stored, not evaluated.
@@ -333,6 +338,7 @@ class Hub:
         self._rule_state, decisions = self._rules(self._rule_state, event, now, placement)
         for listener in self.event_listeners:
             listener(event, placement)
+        decisions = self._cancel_by_resident(event, decisions, now, pending)
         if decisions:
             self._apply(decisions, event, placement, now, pending)
         self.arm_rule_timer()
@@ -372,6 +378,40 @@ class Hub:
                 written = self._write_alert(effect.alert, record)
         if pending is not None and written is not None:
             pending.alert_written = written
+
+    def _cancel_by_resident(
+        self, event: EventBase, decisions: list[Decision], now: datetime, pending: _Pending
+    ) -> list[Decision]:
+        """A second press or the cancel key marks open alerts (``hub.resident_cancel``);
+        such a press raises and joins nothing. Other events pass through untouched."""
+        policy_of = getattr(self._rules, "resident_cancel", None)
+        if event.kind != resident_cancel.BUTTON or policy_of is None:
+            return decisions
+        previous = self._last_press.get(event.device)
+        if not resident_cancel.is_cancel_key(event):
+            self._last_press[event.device] = max(event.ts, previous or event.ts)
+            self._last_press.move_to_end(event.device)
+            if len(self._last_press) > LAST_PRESSES:
+                self._last_press.popitem(last=False)
+        verdict = resident_cancel.judge(
+            event, self._open.values(), policy_of, self.resident_cancel_window_s, now, previous
+        )
+        for cancelled in verdict.cancelled:
+            alert = cancelled.alert
+            self.metrics.alerts_cancelled_by_resident.labels(str(alert.category)).inc()
+            log.info(
+                "alert cancelled by resident",
+                extra={"alert_id": alert.id, "rule": alert.rule, "priority": str(alert.priority)},
+            )
+            self._remember(alert)
+            self._dispatch(alert)
+            pending.alert_written = self._write_alert(alert, cancelled.transition)
+        if not verdict.consumed:
+            return decisions
+        if not verdict.cancelled:
+            log.info("cancel key with no alert to cancel", extra={"device": event.device})
+        # The press was a cancel: it is no call for help, so none of its own raises stand.
+        return [d for d in decisions if not (isinstance(d, Raise) and d.event is None)]
 
     # --- rule timers (the engine says when it next needs waking) -------------------
 
@@ -537,7 +577,13 @@ class Hub:
         if alert.is_open:
             self._open[alert.id] = alert
             current = self._open_by_key.get(key)
-            if current is None or current.id == alert.id or not current.is_open:
+            # An alert the resident cancelled takes no more presses: a newer one does.
+            if (
+                current is None
+                or current.id == alert.id
+                or not current.is_open
+                or (current.cancelled_by_resident and not alert.cancelled_by_resident)
+            ):
                 self._open_by_key[key] = alert
         else:
             self._open.pop(alert.id, None)

@@ -44,6 +44,11 @@ class HubSettings(BaseSettings):
     flood_limit: int = Field(
         20, ge=0, description="events in 10 s (by their own time) that make a device flooding; 0: off"
     )
+    resident_cancel_window_s: float = Field(
+        30.0, gt=0, le=600,
+        description="a second press or the cancel key within this many seconds of the first "
+        "event cancels the alert (a mark; a rule's resident_cancel.window overrides it)",
+    )  # fmt: skip
     database_url: SecretStr | None = Field(
         None,
         description="PostgreSQL DSN (postgresql://user:pass@host:5432/db); unset: SQLite in data_dir",

@@ -27,8 +27,13 @@ class Priority(StrEnum):
         """0 is the most urgent; sort alerts by (rank, raised_at)."""
         return _RANK[self]
 
+    def lowered(self) -> Priority:
+        """One step less urgent (``low`` stays ``low``)."""
+        return _BY_RANK[min(self.rank + 1, len(_BY_RANK) - 1)]
+
 
 _RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+_BY_RANK = sorted(_RANK, key=_RANK.__getitem__)
 
 
 class Raise(BaseModel):

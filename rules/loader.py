@@ -19,7 +19,16 @@ from devices.tags import tag_problem
 from devices.yamlsource import Path_, YamlSyntaxError, compose, dotted, line_of
 from rules.conditions import ConditionError, compile_condition, data_fields
 from rules.decisions import Category, Priority
-from rules.model import ActionKind, Mode, Params, Rule, RulePack, Scope
+from rules.model import (
+    NO_RESIDENT_CANCEL,
+    ActionKind,
+    Mode,
+    Params,
+    ResidentCancel,
+    Rule,
+    RulePack,
+    Scope,
+)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
@@ -30,8 +39,11 @@ ZONE_KINDS = frozenset({"geofence.enter", "geofence.exit"})
 RULE_KEYS = {
     "name", "need", "enabled", "scope", "when", "window", "count", "absent", "expect",
     "debounce", "cooldown", "staff_present", "cancel_on_clear", "hold", "merge", "params",
-    "raise", "cancel", "resolve",
+    "raise", "cancel", "resolve", "resident_cancel",
 }  # fmt: skip
+RESIDENT_CANCEL_KEYS = {"allowed", "window", "priority"}
+RESIDENT_CANCEL_MAX_S = 600.0  # longer than this, a second press is a second call for help
+BUTTON_KIND = "alarm.button"
 SCOPE_KEYS = {"sites", "units", "residents", "devices", "tags"}
 MESSAGE_FIELDS = {"where", "device", "kind", "site", "unit", "apartment", "room", "location",
                   "count", "minutes", "window"}  # fmt: skip
@@ -253,6 +265,7 @@ def _rule(f: _File, at: Path_, item: Any, index: int) -> Rule | None:
         if cancel_on_clear is not True:
             f.bad((*at, "hold"), "only on a rule with cancel_on_clear: true")
         hold = _opt_duration(f, (*at, "hold"), item.get("hold"))
+    cancel = _resident_cancel(f, at, item, action, category, priority, kinds)
     if len(f.problems) > before or when is None or params is None:
         return None
     return Rule(
@@ -279,7 +292,59 @@ def _rule(f: _File, at: Path_, item: Any, index: int) -> Rule | None:
         cooldown_s=cooldown,
         hold_s=hold,
         merge_open=merge,
+        resident_cancel=cancel,
     )
+
+
+def _resident_cancel(
+    f: _File,
+    at: Path_,
+    item: dict[str, Any],
+    action: ActionKind,
+    category: Category,
+    priority: Priority,
+    kinds: frozenset[str],
+) -> ResidentCancel:
+    """``resident_cancel: {allowed, window, priority}``. Without it, a resident may cancel
+    the alert of a rule triggered by the alarm button, and nothing else."""
+    path = (*at, "resident_cancel")
+    raw = item.get("resident_cancel")
+    default = action is ActionKind.RAISE and category is not Category.COLLEAGUE
+    if raw is None:
+        return ResidentCancel(allowed=True) if default and BUTTON_KIND in kinds else NO_RESIDENT_CANCEL
+    if not isinstance(raw, dict):
+        f.bad(path, "expected {allowed: true|false, window: DURATION, priority: PRIORITY}")
+        return NO_RESIDENT_CANCEL
+    for key in raw:
+        if key not in RESIDENT_CANCEL_KEYS:
+            f.bad((*path, key), f"unknown key (expected {', '.join(sorted(RESIDENT_CANCEL_KEYS))})")
+    if action is not ActionKind.RAISE:
+        f.bad(path, "only a rule that raises an alert has resident_cancel")
+        return NO_RESIDENT_CANCEL
+    allowed = raw.get("allowed", True)
+    if not isinstance(allowed, bool):
+        f.bad((*path, "allowed"), f"expected true or false, got {allowed!r}")
+        allowed = False
+    if allowed and category is Category.COLLEAGUE:
+        f.bad((*path, "allowed"), "a colleague alarm is never cancelled by a resident")
+    window_s = None
+    if "window" in raw:
+        window_s = _opt_duration(f, (*path, "window"), raw["window"])
+        if window_s > RESIDENT_CANCEL_MAX_S:
+            f.bad((*path, "window"), f"at most {RESIDENT_CANCEL_MAX_S / 60:.0f}m")
+    lowered = None
+    if "priority" in raw:
+        try:
+            lowered = Priority(str(raw["priority"]))
+        except ValueError:
+            f.bad((*path, "priority"), f"expected one of {', '.join(Priority)}")
+        else:
+            if lowered.rank < priority.rank:
+                f.bad(
+                    (*path, "priority"),
+                    f"a cancel may only lower the priority: {lowered} is above the rule's {priority}",
+                )
+    return ResidentCancel(allowed=allowed, window_s=window_s, priority=lowered)
 
 
 def _opt_duration(f: _File, at: Path_, value: Any) -> float:

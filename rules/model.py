@@ -48,6 +48,21 @@ class Params:
 
 
 @dataclass(frozen=True, slots=True)
+class ResidentCancel:
+    """Whether the resident may cancel this rule's alert (a second press, a cancel key).
+
+    A cancel only marks the alert and lowers its priority; staff still close it.
+    """
+
+    allowed: bool = False
+    window_s: float | None = None  # None: the hub's TRYGG_RESIDENT_CANCEL_WINDOW_S
+    priority: Priority | None = None  # None: one step below the rule's priority
+
+
+NO_RESIDENT_CANCEL = ResidentCancel()
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """Empty sets match everything; a rule applies when every non-empty set matches."""
 
@@ -97,6 +112,7 @@ class Rule:
     cooldown_s: float = 0.0
     hold_s: float = 0.0  # cancel_on_clear: held back from staff this long after the deadline
     merge_open: bool = True
+    resident_cancel: ResidentCancel = NO_RESIDENT_CANCEL
     scoped: bool = False  # scope narrows (precomputed: checked on every event)
 
     def params(self, resident: str | None) -> Params:

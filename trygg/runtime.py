@@ -121,7 +121,7 @@ async def running_hub(
     settings: HubSettings, store: Store, stop: asyncio.Event
 ) -> AsyncIterator[Running]:
     rules = RuleSet(settings.rules)  # raises RulesInvalid (file:line: reason) at start-up
-    hub = Hub(store, rules=rules)
+    hub = Hub(store, rules=rules, resident_cancel_window_s=settings.resident_cancel_window_s)
     hub.flood = FloodGuard(settings.flood_limit)
     await hub.start()
 

@@ -63,6 +63,8 @@ class Message:
                 "raised_at": a.raised_at.isoformat(),
                 "event_ts": a.event_ts.isoformat(),
                 "accepted_by": a.accepted_by,
+                # A mark: still open, at the lowered priority above.
+                "cancelled_by_resident": a.cancelled_by_resident,
             },
         }
 

@@ -2,7 +2,8 @@
 
 It is a ``hub.service.Notifier``: the hub hands it every alert change. A new
 open alert starts an escalation; accept stops it; on-site, resolve and cancel
-close it. Effects go out through the channels, each delivery in its own task
+close it; a resident's cancel tells those notified and quiets a mistaken press.
+Effects go out through the channels, each delivery in its own task
 (a slow webhook never holds up a handheld), and every step is appended to
 the routing log with its time and actor. One timer task sleeps until the
 earliest ``next_wake`` of any escalation, the next shift boundary, or a
@@ -15,11 +16,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from devices.events import EventBase
 from devices.registry import Placement
+from hub import resident_cancel
 from hub.alerts import SYSTEM, Alert, AlertState, Command
 from hub.channels.base import Channel, ChannelDown, Message, MessageKind
 from hub.channels.gaps import GapWatch
@@ -84,6 +87,8 @@ class Router:
         esc = restore.restore(alert, chain, records)
         if esc is None:
             return False
+        if resident_cancel.stops_escalation(alert):
+            esc = replace(esc, quiet=True)
         self._escalations[alert.id] = esc
         self._seen_states[alert.id] = alert.state
         now = self._clock()
@@ -182,8 +187,12 @@ class Router:
             if alert.state in (AlertState.RAISED, AlertState.NOTIFIED):
                 self._start(alert, now)
             return
+        before = esc.alert
         esc = engine.Escalation(**{**_fields(esc), "alert": alert})
-        if alert.state is AlertState.ACCEPTED and alert.accepted_by and previous != alert.state:
+        if alert.cancelled_by_resident and not before.cancelled_by_resident:
+            stop = resident_cancel.stops_escalation(alert)
+            esc, effects = engine.resident_cancelled(esc, stop)
+        elif alert.state is AlertState.ACCEPTED and alert.accepted_by and previous != alert.state:
             if alert.accepted_by != SYSTEM:  # the system closing a roster gap is no response
                 self.metrics.observe(alert, "accept", now)
             esc, effects = engine.accept(esc, alert.accepted_by)
@@ -199,7 +208,7 @@ class Router:
 
     def _start(self, alert: Alert, now: datetime) -> None:
         chain = self._chain(alert)
-        if chain is None:
+        if chain is None or resident_cancel.stops_escalation(alert):
             return
         esc, effects = engine.start(alert, chain, self.context(now, alert), now)
         self._escalations[alert.id] = esc

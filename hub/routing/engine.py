@@ -4,9 +4,10 @@
 ``next_wake`` or later) moves to the next step when the step timed out, or
 tells the current step's people again; ``reject``, ``failed`` (a channel
 stayed down), ``accept`` and ``close`` are the other inputs. Each returns the
-new state and the effects for the shell to carry out. Recipients are
-resolved against the duty roster at every step and every re-notify, so a
-shift change during an open alert reaches the people now on duty.
+new state and the effects for the shell to carry out; ``resident_cancelled``
+tells those notified that the resident cancelled, and may quiet the chain.
+Recipients are resolved against the duty roster at every step and every
+re-notify, so a shift change during an open alert reaches the people now on duty.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Notify:
     recipient: str  # a username, or RESPONSE_CENTRE
     channel: str
     step: int
-    reason: str  # "first", "escalated", "renotify"
+    reason: str  # "first", "escalated", "renotify", "cancelled_by_resident" (an update)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,9 @@ class Escalation:
     declined: frozenset[str] = frozenset()  # relatives of this step who answered "cannot"
     accepted_by: str | None = None
     closed: bool = False
+    # The resident cancelled a press: no more re-notifying or escalating, but accept
+    # and close still withdraw the alert from those told.
+    quiet: bool = False
 
     @property
     def current(self) -> Step:
@@ -188,13 +192,13 @@ def _gap(alert: Alert, ctx: Context) -> tuple[str, str | None] | None:
 
 
 def next_wake(esc: Escalation) -> datetime | None:
-    if esc.closed:
+    if esc.closed or esc.quiet:
         return None
     return min(esc.step_started + esc.current.timeout, esc.last_sent + esc.chain.renotify)
 
 
 def tick(esc: Escalation, ctx: Context, now: datetime) -> tuple[Escalation, list[Effect]]:
-    if esc.closed:
+    if esc.closed or esc.quiet:
         return esc, []
     last = len(esc.chain.steps) - 1
     if now >= esc.step_started + esc.current.timeout and esc.step < last:
@@ -260,7 +264,7 @@ def reject(
     esc: Escalation, staff: str, ctx: Context, now: datetime
 ) -> tuple[Escalation, list[Effect]]:
     """'Busy': this person is left out from now on, and the next step runs at once."""
-    if esc.closed:
+    if esc.closed or esc.quiet:
         return esc, []
     esc = replace(esc, rejected=esc.rejected | {staff})
     return _enter(esc, esc.step + 1, ctx, now, f"rejected by {staff}")
@@ -271,7 +275,7 @@ def failed(
 ) -> tuple[Escalation, list[Effect]]:
     """A channel to ``recipient`` stayed down after its retries. When nobody at the
     current step can be reached any more, the next step runs at once."""
-    if esc.closed or recipient not in esc.recipients:
+    if esc.closed or esc.quiet or recipient not in esc.recipients:
         return esc, []
     esc = replace(esc, failed=esc.failed | {recipient})
     # At the last step there is nowhere further to go: the re-notify timer tries again.
@@ -295,6 +299,22 @@ def close(esc: Escalation, by: str | None) -> tuple[Escalation, list[Effect]]:
     if esc.closed:
         return esc, []
     return replace(esc, closed=True), _withdraw(esc, by)
+
+
+CANCELLED_BY_RESIDENT = "cancelled_by_resident"
+
+
+def resident_cancelled(esc: Escalation, stop: bool) -> tuple[Escalation, list[Effect]]:
+    """The resident cancelled the alert: everyone told so far gets one update saying so.
+    ``stop`` (a press made by mistake) ends re-notifying and escalating; the alert stays
+    open for staff to close. Otherwise (a fall, smoke) the chain goes on."""
+    if esc.closed or esc.quiet:
+        return esc, []
+    told = [
+        Notify(esc.alert.id, who, ch, esc.step, CANCELLED_BY_RESIDENT)
+        for who, ch in sorted(esc.notified)
+    ]
+    return (replace(esc, quiet=True) if stop else esc), list(told)
 
 
 def _withdraw(esc: Escalation, by: str | None) -> list[Effect]:

@@ -23,6 +23,8 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 ALERT_TIMES = ("raised_at", "updated_at", "event_ts")
+# Set only on some alerts (None otherwise).
+ALERT_OPTIONAL_TIMES = ("cancelled_by_resident_at",)
 
 
 def utc(value: datetime) -> datetime:
@@ -46,7 +48,11 @@ def utc_event(event: EventBase) -> EventBase:
 
 
 def utc_alert(alert: Alert) -> Alert:
-    return alert.model_copy(update={name: utc(getattr(alert, name)) for name in ALERT_TIMES})
+    times = {name: utc(getattr(alert, name)) for name in ALERT_TIMES}
+    for name in ALERT_OPTIONAL_TIMES:
+        if (value := getattr(alert, name)) is not None:
+            times[name] = utc(value)
+    return alert.model_copy(update=times)
 
 
 def utc_transition(record: Transition) -> Transition:

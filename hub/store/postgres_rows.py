@@ -176,6 +176,8 @@ def alert_from_row(row: Row) -> Alert:
     values = dict(zip(ALERT_COLUMNS, row, strict=True))
     for name in ("raised_at", "updated_at", "event_ts"):
         values[name] = utc(values[name])
+    if values["cancelled_by_resident_at"] is not None:
+        values["cancelled_by_resident_at"] = utc(values["cancelled_by_resident_at"])
     values["event_ids"] = tuple(values["event_ids"])
     return Alert.model_validate(values)
 

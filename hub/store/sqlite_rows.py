@@ -31,7 +31,14 @@ from hub.store.base import (
     StoredEvent,
     Unit,
 )
-from hub.store.common import ALERT_TIMES, EPOCH, MICROSECOND, from_micros, to_micros
+from hub.store.common import (
+    ALERT_OPTIONAL_TIMES,
+    ALERT_TIMES,
+    EPOCH,
+    MICROSECOND,
+    from_micros,
+    to_micros,
+)
 from hub.store.registry_rows import device_info
 
 Row = tuple[Any, ...]
@@ -166,13 +173,17 @@ def _plain(value: Any) -> Any:
 def alert_row(alert: Alert) -> Row:
     values = dict(alert)
     values["event_ids"] = json.dumps(list(alert.event_ids))
-    return model_row(values, ALERT_COLUMNS, ALERT_TIMES)
+    present = tuple(n for n in ALERT_OPTIONAL_TIMES if values[n] is not None)
+    return model_row(values, ALERT_COLUMNS, ALERT_TIMES + present)
 
 
 def alert_from_row(row: Row) -> Alert:
     values = dict(zip(ALERT_COLUMNS, row, strict=True))
     for name in ALERT_TIMES:
         values[name] = from_micros(values[name])
+    for name in ALERT_OPTIONAL_TIMES:
+        if values[name] is not None:
+            values[name] = from_micros(values[name])
     values["event_ids"] = tuple(json.loads(values["event_ids"]))
     return Alert.model_validate(values)
 

@@ -153,3 +153,8 @@ def test_messages_carry_no_resident_id(kind: str, where: Placement | None) -> No
 def test_no_resident_id_leaks_into_any_message(resident_id: str, kind: str) -> None:
     for decision in decide(kind, where=placement(resident_id=resident_id)):
         assert resident_id not in decision.message
+
+
+def test_the_cancel_key_raises_nothing() -> None:
+    """``press: cancel`` takes a press back (hub.resident_cancel); it never raises."""
+    assert decide("alarm.button", {"press": "cancel"}, placement()) == []

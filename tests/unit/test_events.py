@@ -317,7 +317,7 @@ def _fields(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any
 
 DATA_STRATEGIES: dict[type[BaseModel], st.SearchStrategy[dict[str, Any]]] = {
     ev.NoData: st.just({}),
-    ev.AlarmButtonData: _fields(press=st.sampled_from(["single", "double", "long"])),
+    ev.AlarmButtonData: _fields(press=st.sampled_from(["single", "double", "long", "cancel"])),
     ev.StaffAlarmData: _fields(location=_maybe(st.text(max_size=80))),
     ev.DoorData: _fields(door=st.sampled_from(["entrance", "exit", "balcony", "inner", "window"])),
     ev.StoveData: _fields(power_w=_maybe(_floats(0, 20_000))),

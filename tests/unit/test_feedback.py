@@ -27,12 +27,6 @@ from builders import NOW, RESIDENT_ID, alert, placement
 F, S = FeedbackState, AlertState
 
 
-class FlaggedAlert(Alert):
-    """An alert carrying the resident-cancel flag (the shape the rescancel work adds)."""
-
-    cancelled_by_resident: bool = False
-
-
 # --- which alerts -------------------------------------------------------------------
 
 
@@ -101,10 +95,10 @@ def test_every_alert_state_has_a_target() -> None:
 def test_a_resident_cancel_flag_means_cancelled_until_closed(
     state: AlertState, expected: FeedbackState
 ) -> None:
-    flagged = FlaggedAlert(**alert(state).model_dump(), cancelled_by_resident=True)
+    flagged = alert(state, cancelled_by_resident_at=NOW, priority_before_cancel="critical")
+    assert flagged.cancelled_by_resident
     assert target(flagged) is expected
-    unflagged = FlaggedAlert(**alert(state).model_dump())
-    assert target(unflagged) is not F.CANCELLED
+    assert target(alert(state)) is not F.CANCELLED
 
 
 @pytest.mark.parametrize(

@@ -82,9 +82,11 @@ def seed(store: MemoryStore | SqliteStore) -> None:
     store.place(PlacementRecord("staff-1", "unit-a"))
 
 
-def press(device: str = "btn-1", kind: str = "alarm.button") -> bytes:
+def press(
+    device: str = "btn-1", kind: str = "alarm.button", ts: datetime | None = None
+) -> bytes:
     event = make_event(id=str(uuid6.uuid7()), site=SITE, gateway=GW, device=device, kind=kind,
-                       ts=datetime.now(UTC), seq=1)  # fmt: skip
+                       ts=ts or datetime.now(UTC), seq=1)  # fmt: skip
     return event.model_dump_json().encode()
 
 
@@ -142,6 +144,26 @@ async def test_a_press_gets_every_state_in_order_and_stays_raised(broker: Broker
     for state in ("received", "help_coming", "help_arrived", "closed"):
         assert sample(hub, "trygg_feedback_sent_total", state=state) == 1
     assert sample(hub, "trygg_feedback_received_seconds_count") == 1
+
+
+async def test_a_resident_cancel_shows_cancelled_then_closed(broker: Broker) -> None:
+    hub, _ = await started(MemoryStore(), broker)
+    first = datetime.now(UTC)
+    try:
+        hub.handle_message(press(ts=first), TOPIC)
+        await settle(hub)
+        hub.handle_message(press(ts=first + timedelta(seconds=8)), TOPIC)  # taken back
+        await settle(hub)
+        [alert] = hub.open_alerts()
+        assert alert.cancelled_by_resident and alert.is_open
+        assert broker.states() == ["received", "cancelled"]
+        # Staff look in anyway and close it: the resident's device is told it is over.
+        await hub.command(alert.id, Command.ACCEPT, "kari")
+        await hub.command(alert.id, Command.RESOLVE, "kari", outcome=Outcome.FALSE_ALARM)
+        await settle(hub)
+    finally:
+        await hub.stop()
+    assert broker.states() == ["received", "cancelled", "closed"]
 
 
 async def test_received_goes_out_while_the_store_is_still_writing(broker: Broker) -> None:

@@ -16,7 +16,16 @@ import uuid6
 
 from devices.events import EventBase, make_event
 from devices.registry import Placement
-from hub.alerts import Alert, AlertState, Command, Outcome, attach_event, raise_alert, transition
+from hub.alerts import (
+    Alert,
+    AlertState,
+    Command,
+    Outcome,
+    attach_event,
+    mark_cancelled_by_resident,
+    raise_alert,
+    transition,
+)
 from hub.errors import StoreError
 from hub.store.base import (
     Account,
@@ -30,7 +39,7 @@ from hub.store.base import (
     Store,
     Unit,
 )
-from hub.store.common import latest_version
+from hub.store.common import latest_version, utc_alert
 from hub.store.memory import MemoryStore
 from hub.store.postgres import PostgresStore
 from hub.store.sqlite import SqliteStore
@@ -325,6 +334,35 @@ def test_attached_events_are_linked_without_a_transition(store: Store) -> None:
     assert store.alert_for_event(first.id) == alert.id
     assert store.alert_for_event(second.id) == alert.id
     assert len(store.transitions(alert.id)) == 1
+
+
+def test_a_resident_cancel_round_trips_as_a_mark_on_the_open_alert(store: Store) -> None:
+    first, second = ev(seq=1), ev(seq=2, ts=T0 + timedelta(seconds=10))
+    alert, raised = new_alert(first)
+    store.save_alert(alert, raised)
+    at = (T0 + timedelta(seconds=11)).astimezone(OSLO_WINTER)
+    marked, record = mark_cancelled_by_resident(alert, second, Priority.MEDIUM, at, "second press")
+    store.save_alert(marked, record)
+    stored = store.get_alert(alert.id)
+    assert stored == utc_alert(marked)
+    assert stored is not None and stored.is_open and stored.state is AlertState.RAISED
+    assert stored.cancelled_by_resident_at == T0 + timedelta(seconds=11)
+    assert stored.cancelled_by_resident_at.utcoffset() == timedelta(0)
+    assert (stored.priority, stored.priority_before_cancel) == (Priority.MEDIUM, Priority.HIGH)
+    assert store.alert_for_event(second.id) == alert.id
+    (_, mark) = store.transitions(alert.id)
+    assert (mark.from_state, mark.to_state, mark.actor) == ("raised", "raised", "device:dev-1")
+    assert mark.note is not None and mark.note.startswith("cancelled_by_resident")
+    # The mark stays through later transitions, and unmarked alerts read back as None.
+    done, _ = transition(stored, Command.ACCEPT, "kari", at + MINUTE)
+    store.save_alert(done)
+    again = store.get_alert(alert.id)
+    assert again is not None and again.cancelled_by_resident and again.accepted_by == "kari"
+    other, raised_other = new_alert(ev(seq=3))
+    store.save_alert(other, raised_other)
+    plain = store.get_alert(other.id)
+    assert plain is not None
+    assert (plain.cancelled_by_resident_at, plain.priority_before_cancel) == (None, None)
 
 
 def test_one_event_raising_under_two_rules(store: Store) -> None:

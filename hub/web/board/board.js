@@ -126,6 +126,10 @@
     return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} t`;
   }
 
+  function clock(iso) {
+    return iso ? new Date(iso).toLocaleTimeString("nb-NO", { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "";
+  }
+
   const STATE = { raised: "Ny", notified: "Varslet", accepted: "Tatt av", on_site: "På stedet:" };
 
   function render() {
@@ -144,7 +148,15 @@
   }
 
   function fill(li, a) {
-    li.className = `alert ${a.priority}${WAITING.has(a.state) ? " waiting" : ""}`;
+    const cancelled = Boolean(a.cancelled_by_resident);
+    li.className = `alert ${a.priority}${WAITING.has(a.state) ? " waiting" : ""}${cancelled ? " cancelled-by-resident" : ""}`;
+    // A mark, not a closing: the alert stays on the board until staff close it.
+    const mark = li.querySelector(".resident-cancel");
+    mark.hidden = !cancelled;
+    const lowered = cancelled && a.priority_before_cancel && a.priority_before_cancel !== a.priority;
+    mark.textContent = cancelled
+      ? `Avbrutt av beboer ${clock(a.cancelled_by_resident_at)}${lowered ? ` · prioritet senket fra ${a.priority_before_cancel} til ${a.priority}` : ""}`
+      : "";
     li.dataset.state = a.state;
     li.querySelector(".priority").textContent = a.priority;
     li.querySelector(".where").textContent = a.apartment || a.unit || a.site;
