@@ -129,6 +129,8 @@ NO_RESIDENT_DATA = {
     ("POST", "/api/v1/shift/logoff"),
     ("POST", "/api/v1/consent/notices/acknowledge"),
     ("GET", "/api/v1/audit/verify"),
+    # device ids, classes and units; no resident id or name
+    ("GET", "/api/v1/devices/attention"),
 }
 ACCOUNTS = {
     "admin": (Role.ADMIN, None, ()),

@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/alerts/{alert_id}/on-site"): CARE | {R.TEKNIKER},
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/devices"): CARE | {R.TEKNIKER},
+    ("GET", "/api/v1/devices/attention"): {R.ADMIN, R.TEKNIKER},
     ("GET", "/api/v1/events"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/residents/{resident_id}/bases"): CARE | {R.AUDITOR},
     ("GET", "/api/v1/residents/{resident_id}/monitoring"): CARE | {R.AUDITOR},
