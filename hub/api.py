@@ -37,7 +37,7 @@ from pydantic import TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from devices.events import EventBase
-from hub import access, attention_api, audit_api
+from hub import access, attention_api, audit_api, tekniker_pages
 from hub.alerts import Alert, AlertState, Command, Outcome, Transition
 from hub.auth import (
     Principal,
@@ -476,6 +476,7 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     app.state.login_throttle = LoginThrottle()
     app.include_router(consent_api.router)
     consent_api.mount_pages(app)
+    tekniker_pages.mount_pages(app)
     app.include_router(locate_api.router)
     app.include_router(audit_api.router)
     app.add_exception_handler(IllegalTransition, _conflict)
