@@ -75,5 +75,5 @@ window.TryggSession = (() => {
     if (token) signedIn(); else logout();
   }
 
-  return { start, call, logout, ApiError, me: () => me };
+  return { start, call, logout, ApiError, me: () => me, token: () => token };
 })();
