@@ -127,6 +127,20 @@ def with_concern(subject: Subject, concern: Concern) -> Subject:
     return replace(subject, concerns=(*kept, Concern(concern.reason, since)))
 
 
+def merge(subjects: Iterable[Subject], more: Iterable[Subject]) -> list[Subject]:
+    """``subjects`` with the concerns of ``more`` added to the same key (or as their own)."""
+    by_key = {s.key: s for s in subjects}
+    for extra in more:
+        have = by_key.get(extra.key)
+        if have is None:
+            by_key[extra.key] = extra
+            continue
+        for c in extra.concerns:
+            have = with_concern(have, c)
+        by_key[extra.key] = have
+    return list(by_key.values())
+
+
 def item(subject: Subject) -> Item | None:
     """The subject ranked by its most urgent concern (the longest-standing on a tie)."""
     if not subject.concerns:

@@ -18,6 +18,7 @@ from hub.supervision.attention import (
     SubjectKind,
     concerns_of,
     item,
+    merge,
     order,
     rank_of,
     with_concern,
@@ -131,6 +132,17 @@ def test_with_concern_keeps_one_per_reason_the_earliest() -> None:
     s = with_concern(s, Concern(R.SERVICE_OVERDUE, ago(20)))
     assert sorted(s.concerns, key=lambda c: c.reason) == [
         Concern(R.OFFLINE, ago(10)), Concern(R.SERVICE_OVERDUE, ago(50))]  # fmt: skip
+
+
+def test_merge_adds_concerns_to_the_same_device_and_keeps_the_rest() -> None:
+    offline = subject("d", (R.OFFLINE, 10))
+    due = subject("d", (R.SERVICE_OVERDUE, 100))
+    other = subject("e", (R.SERVICE_OVERDUE, 5))
+    merged = {s.key: s for s in merge([offline], [due, other])}
+    assert sorted(merged) == ["d", "e"]
+    assert {c.reason for c in merged["d"].concerns} == {R.OFFLINE, R.SERVICE_OVERDUE}
+    assert merged["e"] == other
+    assert merge([], []) == []
 
 
 # --- properties --------------------------------------------------------------------------
