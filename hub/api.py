@@ -9,7 +9,7 @@
 | POST /api/v1/alerts/{id}/accept  | ALERT_ACTORS, each alert by can_command (403)  |
 | POST /api/v1/alerts/{id}/on-site | same                                           |
 | POST /api/v1/alerts/{id}/resolve | same, with an outcome                          |
-| GET  /api/v1/devices             | DEVICE_READERS, each device by can_see_device  |
+| GET  /api/v1/devices...           | hub.registry.api (the device registry)         |
 | GET  /api/v1/devices/attention   | tekniker, admin (hub.attention_api)            |
 | GET  /api/v1/events              | EVENT_READERS, narrowed by scope_events        |
 | GET  /healthz, GET /metrics      | no auth                                        |
@@ -55,10 +55,10 @@ from hub.errors import IllegalTransition, NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
 from hub.ratelimit import LoginThrottle
+from hub.registry import api as registry_api
 from hub.schemas import (
     AlertDetailOut,
     AlertOut,
-    DeviceOut,
     ErrorOut,
     EventOut,
     EventPageOut,
@@ -69,7 +69,7 @@ from hub.schemas import (
     TokenOut,
     TransitionOut,
 )
-from hub.store.base import AlertFilter, DeviceView, EventFilter, Store, StoredEvent
+from hub.store.base import AlertFilter, EventFilter, Store, StoredEvent
 from rules.decisions import Category
 
 T = TypeVar("T")
@@ -387,29 +387,6 @@ async def resolve_alert(
     return await _command(hub, principal, alert_id, Command.RESOLVE, request, body)
 
 
-@router.get("/devices")
-async def list_devices(
-    principal: Annotated[Principal, Depends(require(*access.DEVICE_READERS))],
-    hub: HubDep,
-    request: Request,
-    site: str | None = None,
-) -> list[DeviceOut]:
-    views = await hub.run_store(hub.store.list_devices, site or access.site_scope(principal))
-    shown = [
-        v
-        for v in views
-        if (site is None or v.device.site == site)
-        and access.can_see_device(principal, v.device.site, _unit(v))
-    ]
-    rows = [(v.placement.resident_id if v.placement else None, v.device.id) for v in shown]
-    await audit_reads(request, principal, "device.list", rows, "device list")
-    return [DeviceOut.of(v) for v in shown]
-
-
-def _unit(view: DeviceView) -> str | None:
-    return view.placement.unit if view.placement else None
-
-
 @router.get("/events")
 async def list_events(
     principal: Annotated[Principal, Depends(require(*access.EVENT_READERS))],
@@ -478,6 +455,7 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     consent_api.mount_pages(app)
     tekniker_pages.mount_pages(app)
     app.include_router(locate_api.router)
+    app.include_router(registry_api.router)
     app.include_router(audit_api.router)
     app.add_exception_handler(IllegalTransition, _conflict)
     app.add_exception_handler(NotFound, _not_found)

@@ -122,7 +122,7 @@ class GatewaySync:
 def publish_all(sync: GatewaySync, devices: list[DeviceView], bases: list[LegalBasis],
                 now: datetime, timezone: str = "Europe/Oslo") -> int:
     """Publish every gateway's config that the registry knows; return how many."""
-    gateways = sorted({(v.device.site, v.device.gateway) for v in devices})
+    gateways = sorted({(v.device.site, v.device.gateway) for v in devices if v.device.gateway})
     for site, gateway in gateways:
         sync.publish_config(site, gateway, build_config(site, gateway, devices, bases, now,
                                                         version=int(now.timestamp() * 1000),
@@ -182,7 +182,9 @@ class ConfigPublisher:
 
     def publish_changed(self, snapshot: Snapshot, now: datetime, force: bool = False) -> int:
         devices, bases, zones = snapshot
-        gateways = {(v.device.site, v.device.gateway) for v in devices} | set(self.published)
+        # A device on the shelf is on no gateway (gateway ""): nothing to publish for it.
+        on_gateways = {(v.device.site, v.device.gateway) for v in devices if v.device.gateway}
+        gateways = on_gateways | set(self.published)
         sent = 0
         for site, gateway in sorted(gateways):
             config = build_config(site, gateway, devices, bases, now, 0,

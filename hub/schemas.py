@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from devices.events import KINDS, EventBase
+from devices.lifecycle import DeviceState
 from hub.alerts import Alert, AlertState, Outcome, Transition
 from hub.store.base import DeviceView, EventFilter, Role, StoredEvent
 from rules.decisions import Category, Priority
@@ -111,18 +112,37 @@ class PlacementOut(_Out):
     tags: list[str] = []
 
 
+class LocationOut(_Out):
+    site: str
+    unit: str | None
+    apartment: str | None
+    room: str | None
+
+
 class DeviceOut(_Out):
+    """A device as the registry knows it. ``type`` and ``model`` are the same value (the
+    catalogue model or device type); ``gateway`` is None while the device is on none."""
+
     id: str
     site: str
-    gateway: str
+    gateway: str | None
     type: str
     serial: str | None
     placement: PlacementOut | None
     last_seen: datetime | None
+    model: str
+    firmware: str | None
+    state: DeviceState
+    location: LocationOut
+    resident_id: str | None
+    installed_at: datetime | None
+    last_service_at: datetime | None
+    service_due_at: datetime | None
+    notes: str | None
 
     @classmethod
     def of(cls, view: DeviceView) -> DeviceOut:
-        d, p = view.device, view.placement
+        d, p, info = view.device, view.placement, view.info
         placement = (
             None
             if p is None
@@ -137,11 +157,25 @@ class DeviceOut(_Out):
         return cls(
             id=d.id,
             site=d.site,
-            gateway=d.gateway,
+            gateway=d.gateway or None,
             type=d.type,
             serial=d.serial,
             placement=placement,
             last_seen=view.last_seen,
+            model=d.type,
+            firmware=info.firmware,
+            state=info.state,
+            location=LocationOut(
+                site=d.site,
+                unit=p.unit if p else None,
+                apartment=p.apartment if p else None,
+                room=p.room if p else None,
+            ),
+            resident_id=p.resident_id if p else None,
+            installed_at=info.installed_at,
+            last_service_at=info.last_service_at,
+            service_due_at=info.service_due_at,
+            notes=info.notes,
         )
 
 

@@ -36,6 +36,7 @@ from hub.errors import NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.gateway_config import config_changed
 from hub.metrics import Metrics
+from hub.registry.sightings import GatewaySightings
 from hub.ruleset import RuleSet
 from hub.store.base import AlertFilter, Store
 from rules.decisions import Decision, Raise, Release, Suppressed
@@ -108,6 +109,7 @@ class Hub:
         self.feed = AlertFeed()
         self.feed.on_subscribe = self._board_opened
         self.registry = MemoryRegistry()
+        self.gateway_sightings = GatewaySightings()  # statuses as supervision read them
         self.consent = ConsentGate(self.metrics.registry)
         self.broker_connected = False
         self._clock = clock

@@ -36,7 +36,8 @@ def mqtt_acl(
     finally:
         store.close()
     try:
-        gateways = gateways_of((v.device.site, v.device.gateway) for v in views)
+        # Devices on the shelf are on no gateway (""): no account for them.
+        gateways = gateways_of((v.device.site, v.device.gateway) for v in views if v.device.gateway)
         auth = write(
             out, gateways, hub_user=hub_user, hub_password=os.environ.get("TRYGG_MQTT_PASSWORD")
         )

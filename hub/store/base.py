@@ -9,7 +9,7 @@ twice, and the return value counts only new rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -20,6 +20,8 @@ from devices.tags import normalise_tags
 from hub.alerts import Alert, AlertState, Transition
 from hub.audit import AuditEntry, AuditRecord
 from hub.consent.records import BasisChange, Notice
+from hub.registry.ports import DeviceRegistryStore
+from hub.registry.records import DeviceInfo
 from hub.routing.ports import RoutingStore
 from rules.consent import LegalBasis
 from rules.decisions import Category
@@ -128,6 +130,7 @@ class DeviceView:
     device: Device
     placement: PlacementRecord | None
     last_seen: datetime | None = None
+    info: DeviceInfo = field(default_factory=DeviceInfo)  # state, firmware, notes (hub.registry)
 
 
 class EventStore(Protocol):
@@ -240,6 +243,7 @@ class Store(
     EventStore,
     AlertStore,
     RegistryStore,
+    DeviceRegistryStore,
     AccountStore,
     RoutingStore,
     ConsentStore,

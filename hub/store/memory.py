@@ -18,6 +18,7 @@ from devices.events import EventBase
 from devices.registry import Placement
 from hub.alerts import Alert, Transition
 from hub.errors import StoreError
+from hub.registry.records import DeviceInfo
 from hub.store.base import (
     Account,
     AlertFilter,
@@ -39,6 +40,7 @@ from hub.store.common import (
     utc_transition,
 )
 from hub.store.consent_memory import ConsentTables, MemoryConsentMixin
+from hub.store.registry_memory import MemoryRegistryMixin, RegistryTables
 from hub.store.routing_stores import MemoryRoutingMixin
 
 
@@ -48,9 +50,10 @@ def _require(table: Mapping[str, object], key: str | None, what: str) -> None:
         raise StoreError(f"FOREIGN KEY constraint failed: no {what} {key!r}")
 
 
-class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin):
+class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin, MemoryRegistryMixin):
     def __init__(self) -> None:
         self._consent = ConsentTables()
+        self._registry = RegistryTables()
         self._events: list[StoredEvent] = []  # in position order
         self._event_ids: dict[str, StoredEvent] = {}
         self._next_position = 1
@@ -183,7 +186,8 @@ class MemoryStore(MemoryConsentMixin, MemoryRoutingMixin):
 
     def list_devices(self, site: str | None = None) -> list[DeviceView]:
         return [
-            DeviceView(device, self._placements.get(device.id), self._last_seen.get(device.id))
+            DeviceView(device, self._placements.get(device.id), self._last_seen.get(device.id),
+                       self._registry.info.get(device.id, DeviceInfo()))
             for _, device in sorted(self._devices.items())
             if site is None or device.site == site
         ]

@@ -59,6 +59,7 @@ from hub.store.postgres_consent import PostgresConsentMixin
 from hub.store.postgres_layout import Layout, maintain
 from hub.store.postgres_routing import PostgresRoutingMixin
 from hub.store.postgres_rows import Row
+from hub.store.registry_postgres import PostgresRegistryMixin
 
 log = logging.getLogger("trygg.store")
 
@@ -72,7 +73,7 @@ _LOCK_KEY = 0x7472_7967  # advisory lock: one migrator at a time
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresStore(PostgresConsentMixin, PostgresRoutingMixin):
+class PostgresStore(PostgresConsentMixin, PostgresRoutingMixin, PostgresRegistryMixin):
     """The :class:`hub.store.base.Store` on a PostgreSQL database (``dsn``), in ``schema``."""
 
     def __init__(

@@ -31,6 +31,7 @@ from hub.store.base import (
     Unit,
 )
 from hub.store.common import utc
+from hub.store.registry_rows import device_info
 from hub.store.sqlite_rows import columns_of
 
 Row = tuple[Any, ...]
@@ -219,7 +220,8 @@ UPSERT_DEVICE = (
 )
 SELECT_DEVICES = (
     "SELECT d.id, d.site, d.gateway, d.type, d.serial, d.last_seen, p.device, p.unit,"
-    " p.apartment, p.room, p.resident_id, p.tags FROM devices AS d LEFT JOIN placements AS p"
+    " p.apartment, p.room, p.resident_id, p.tags, d.state, d.firmware, d.notes, d.installed_at,"
+    " d.last_service_at, d.service_due_at FROM devices AS d LEFT JOIN placements AS p"
     ' ON p.device = d.id{where} ORDER BY d.id COLLATE "C"'
 )
 SELECT_RESIDENT = select_sql("residents", columns_of(Resident), " WHERE id = %s")
@@ -235,7 +237,7 @@ def device_view(row: Row) -> DeviceView:
         tags = tuple(row[11])
         placement = PlacementRecord(placed, unit, apartment, room, resident_id, tags)
     last_seen = utc(row[5]) if row[5] is not None else None
-    return DeviceView(device, placement, last_seen)
+    return DeviceView(device, placement, last_seen, device_info(row[12:18], utc))
 
 
 def placement_row(placement: PlacementRecord) -> Row:

@@ -39,6 +39,7 @@ from hub.store.base import (
 )
 from hub.store.common import Migration, migrations, placement_of, to_micros
 from hub.store.consent_sqlite import SqliteConsentMixin
+from hub.store.registry_sqlite import SqliteRegistryMixin
 from hub.store.routing_stores import SqliteRoutingMixin
 from hub.store.sqlite_rows import Row
 
@@ -59,7 +60,7 @@ _PRAGMAS = (
 )
 
 
-class SqliteStore(SqliteConsentMixin, SqliteRoutingMixin):
+class SqliteStore(SqliteConsentMixin, SqliteRoutingMixin, SqliteRegistryMixin):
     """The :class:`hub.store.base.Store` on one SQLite file (or ``":memory:"``)."""
 
     def __init__(self, path: str | Path) -> None:

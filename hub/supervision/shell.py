@@ -33,6 +33,7 @@ from devices.events import EventBase
 from devices.registry import Placement
 from hub.alerts import SYSTEM, Alert, AlertState, Command, Outcome, Transition
 from hub.errors import IllegalTransition, NotFound
+from hub.registry.records import GatewaySighting
 from hub.store.base import DeviceView, Role
 from hub.supervision import pages
 from hub.supervision.attention import Subject, concerns_of
@@ -132,7 +133,8 @@ class SupervisionService:
         self.arm()
 
     async def reload(self) -> None:
-        """Read the registry, the accounts and the sites' zones again (after changes)."""
+        """Read the registry, the accounts and the sites' zones again (after changes).
+        Only devices ``installed`` or ``in_service`` (devices.lifecycle) are watched."""
         store = self.hub.store
 
         def read() -> tuple[list[DeviceView], dict[str, Role], dict[str, str]]:
@@ -143,6 +145,8 @@ class SupervisionService:
         now = self._clock()
         fresh: dict[str, _Meta] = {}
         for view in views:
+            if not view.info.state.supervised:
+                continue  # on the shelf, in repair or retired: silent by design
             d = view.device
             gw = gateway_key(d.site, d.gateway)
             gmeta = fresh.setdefault(gw, _Meta(d.site, d.gateway, GATEWAY))
@@ -220,6 +224,9 @@ class SupervisionService:
 
     def on_status(self, status: GatewayStatus) -> None:
         now = self._clock()
+        version = status.software.version if status.software else None
+        self.hub.gateway_sightings.record(
+            status.site, status.gateway, GatewaySighting(status.online, now, version))
         if status.online:
             self._seen(gateway_key(status.site, status.gateway), now)
         for device, health in status.devices.items():

@@ -31,6 +31,13 @@ class DeviceHealth(BaseModel):
     online: bool | None = None
 
 
+class Software(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str | None = None
+    version: Annotated[str, Field(max_length=100)] | None = None
+
+
 class GatewayStatus(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -38,6 +45,7 @@ class GatewayStatus(BaseModel):
     site: str
     gateway: str
     ts: datetime | None = None
+    software: Software | None = None  # the gateway's own version (device registry)
     devices: dict[str, DeviceHealth] = {}
 
 

@@ -73,6 +73,10 @@ RESIDENT_ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None, li
          ("POST", "/api/v1/alerts/{alert}/resolve", {"outcome": "false_alarm"})],
         "stats.resident.read"),
     ("GET", "/api/v1/devices"): ("kari", "/api/v1/devices", None, [], "device.list"),
+    ("GET", "/api/v1/devices/{device_id}"): (
+        "kari", "/api/v1/devices/door-1", None, [], "device.read"),
+    ("GET", "/api/v1/devices/{device_id}/history"): (
+        "kari", "/api/v1/devices/door-1/history", None, [], "device.history"),
     ("GET", "/api/v1/events"): ("kari", "/api/v1/events", None, [], "event.list"),
     ("GET", "/api/v1/residents/{resident_id}/bases"): (
         "kari", "/api/v1/residents/res-1/bases", None, [], "basis.list"),
@@ -129,6 +133,8 @@ NO_RESIDENT_DATA = {
     ("POST", "/api/v1/shift/logoff"),
     ("POST", "/api/v1/consent/notices/acknowledge"),
     ("GET", "/api/v1/audit/verify"),
+    ("GET", "/api/v1/gateways"),  # a gateway serves a site: no resident in it
+    ("GET", "/api/v1/gateways/{site}/{gateway}"),
     # device ids, classes and units; no resident id or name
     ("GET", "/api/v1/devices/attention"),
 }

@@ -1,0 +1,1 @@
+"""The device registry of the technical aid service (issue 8): records, store port, API."""
