@@ -9,6 +9,8 @@ urgent first (order: ``hub.supervision.attention``).
 What is offline, low on battery or tampered with comes from supervision's memory
 (``SupervisionService.subjects``), read on the event loop that owns it; the hub
 answers 503 when supervision is not running rather than an empty, reassuring list.
+A service date that has passed comes from the registry (``service_due_at``, any
+device not retired).
 Nothing about residents goes out: device ids, classes, units, and whether the device
 is part of a resident's safety net.
 
@@ -24,11 +26,22 @@ from typing import Annotated, Protocol
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
 
+from devices.lifecycle import DeviceState
 from hub.access import site_scope
 from hub.auth import Principal, require
 from hub.schemas import ErrorOut
-from hub.store.base import Role
-from hub.supervision.attention import Item, Rank, Reason, Subject, SubjectKind, order
+from hub.store.base import DeviceView, Role
+from hub.supervision.attention import (
+    Concern,
+    Item,
+    Rank,
+    Reason,
+    Subject,
+    SubjectKind,
+    merge,
+    order,
+)
+from hub.supervision.policy import SAFETY_CRITICAL, device_class
 
 ATTENTION_READERS = frozenset({Role.TEKNIKER, Role.ADMIN})
 
@@ -84,6 +97,23 @@ def _supervision(request: Request) -> Watching:
     return service
 
 
+def overdue(views: list[DeviceView], now: datetime) -> list[Subject]:
+    """Devices whose service date has passed (retired ones are done with)."""
+    out = []
+    for v in views:
+        due, d, p = v.info.service_due_at, v.device, v.placement
+        if due is None or due >= now or v.info.state is DeviceState.RETIRED:
+            continue
+        cls = device_class(d.type)
+        unit = p.unit if p is not None else None
+        out.append(Subject(
+            kind="device", site=d.site, gateway=d.gateway, device=d.id, device_class=cls,
+            unit=unit, units=(unit,) if unit else (),
+            critical=cls in SAFETY_CRITICAL and p is not None and p.resident_id is not None,
+            concerns=(Concern(Reason.SERVICE_OVERDUE, due),), last_seen=v.last_seen))
+    return out
+
+
 router = APIRouter(prefix="/api/v1")
 
 
@@ -95,16 +125,19 @@ async def attention(
     unit: str | None = None,
     reason: Annotated[list[Reason] | None, Query()] = None,
 ) -> list[AttentionOut]:
-    """Offline, battery low, tampered: most urgent first, each with its reasons."""
+    """Offline, battery low, tampered, service overdue: most urgent first, with reasons."""
     service = _supervision(request)
     scope = site_scope(principal)
     if scope is not None and site is not None and site != scope:
         raise HTTPException(403, f"not your site: {site}")
     want = site or scope
     wanted = set(reason or Reason)
+    hub = request.app.state.hub
+    views = await hub.run_store(hub.store.list_devices, want)
+    found = merge(service.subjects(), overdue(views, request.app.state.clock()))
     subjects = [
         s
-        for s in service.subjects()
+        for s in found
         if (want is None or s.site == want)
         and (unit is None or unit in s.units)
         and any(c.reason in wanted for c in s.concerns)

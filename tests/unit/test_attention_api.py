@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,11 @@ from test_route_roles import _walk
 from test_supervision_shell import GW, GW2, NIGHT, SITE, Env, make_env
 
 from devices.events import make_event
+from devices.lifecycle import DeviceState
 from hub.api import create_app
 from hub.auth import TokenIssuer, hash_password
+from hub.registry.ports import DeviceChange
+from hub.registry.records import DeviceHistory
 from hub.store.base import Account, Role
 from hub.supervision.policy import Windows
 
@@ -192,3 +196,31 @@ def test_attention_is_not_taken_for_a_device_id() -> None:
             first = route
             break
     assert first is not None and first.name == "attention"
+
+
+async def test_a_service_date_that_has_passed_is_on_the_list_last(api: Api, env: Env) -> None:
+    views = {v.device.id: v for v in env.store.list_devices()}
+
+    def due(device: str, at: datetime, state: DeviceState = DeviceState.IN_SERVICE) -> None:
+        v = views[device]
+        info = replace(v.info, service_due_at=at, state=state)
+        history = DeviceHistory(device, env.clock(), "per", "update", note="service date")
+        env.store.write_devices([DeviceChange(v.device, info, v.placement, history)])
+
+    due("smoke-1", NIGHT - timedelta(days=30))
+    due("smoke-2", NIGHT + timedelta(days=30))  # not yet
+    due("button-1", NIGHT - timedelta(days=2), DeviceState.RETIRED)  # done with
+    await api.send("smoke-2", "device.tamper", gateway=GW2)
+    body = (await api.get("per")).json()
+    assert keys(body) == [
+        ("smoke-2", "tamper", ["tamper"]),
+        ("smoke-1", "service_overdue", ["service_overdue"]),
+    ]
+    assert datetime.fromisoformat(body[1]["since"]) == NIGHT - timedelta(days=30)
+    # Tampered and overdue: one row, ranked by the tamper, both reasons given.
+    due("smoke-2", NIGHT - timedelta(days=1))
+    body = (await api.get("per")).json()
+    assert keys(body) == [
+        ("smoke-2", "tamper", ["tamper", "service_overdue"]),
+        ("smoke-1", "service_overdue", ["service_overdue"]),
+    ]
