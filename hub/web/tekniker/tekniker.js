@@ -29,6 +29,10 @@
     critical_battery_low: "Sikkerhetskritisk, lavt batteri", offline: "Frakoblet", battery_low: "Lavt batteri",
     service_overdue: "Service forfalt",
   };
+  const RANK_REASON = {
+    critical_offline: "offline", gateway_offline: "offline", offline: "offline", tamper: "tamper",
+    critical_battery_low: "battery_low", battery_low: "battery_low", service_overdue: "service_overdue",
+  };
   const GW_STATE = { registered: "Registrert", provisioned: "Klargjort", revoked: "Tilbakekalt", unregistered: "Ikke registrert" };
   const word = (table, v) => (v === null || v === undefined ? "–" : table[v] || v);
   const when = (iso) => (iso ? new Date(iso).toLocaleString("nb-NO", { dateStyle: "short", timeStyle: "medium" }) : "–");
@@ -100,8 +104,8 @@
       const what = it.kind === "gateway" ? document.createTextNode(`Gateway ${it.gateway}`) : deviceLink(it.device);
       const td = cell(tr, what);
       if (it.kind === "device") td.append(` (${it.device_class})`);
-      const why = it.reasons.map((r) => word(REASON, r.reason)).join(", ");
-      cell(tr, `${word(RANK, it.rank)}${why && word(RANK, it.rank) !== why ? " – " + why : ""}${it.behind_offline_gateway ? " (bak frakoblet gateway)" : ""}${it.critical && it.night ? " · natt nå" : ""}`);
+      const also = it.reasons.filter((r) => r.reason !== RANK_REASON[it.rank]).map((r) => word(REASON, r.reason));
+      cell(tr, `${word(RANK, it.rank)}${also.length ? " (også: " + also.join(", ") + ")" : ""}${it.behind_offline_gateway ? " – bak frakoblet gateway" : ""}${it.critical && it.night ? " · natt nå" : ""}`);
       cell(tr, when(it.since));
       const units = it.kind === "gateway" ? it.units : [it.unit].filter(Boolean);
       const u = cell(tr, "");
