@@ -190,6 +190,7 @@
     }));
     if (!legal.length) $("device-actions").textContent = "Ingen handlinger: utstyret er kassert.";
     $("install-box").hidden = !legal.includes("install");
+    $("resident-box").hidden = !(legal.includes("install") || legal.includes("activate"));
     $("install-gateway").value = d.gateway || "";
     $("history-empty").hidden = history.length > 0;
     $("history").replaceChildren(...history.map((h) => {
@@ -207,9 +208,13 @@
     const note = $("action-note").value.trim();
     if (note) body.note = note;
     if (action === "install") {
-      body.location = { site: device.site, unit: $("install-unit").value.trim() || null, apartment: $("install-apartment").value.trim() || null, room: $("install-room").value.trim() || null };
+      const unit = $("install-unit").value.trim();
+      if (!unit) { $("action-message").textContent = "Oppgi enheten utstyret monteres i"; return; }
+      body.location = { unit, apartment: $("install-apartment").value.trim() || null, room: $("install-room").value.trim() || null };
       body.gateway = $("install-gateway").value.trim() || null;
     }
+    const resident = $("action-resident").value.trim();
+    if (resident && (action === "install" || action === "activate")) body.resident_id = resident;
     button.disabled = true;
     try {
       await S.call("POST", `/devices/${enc(device.id)}/actions/${action}`, body);
