@@ -52,6 +52,9 @@ _CARE_CATEGORIES = frozenset({Category.RESIDENT, Category.COLLEAGUE})
 ALERT_READERS: frozenset[Role] = CARE_ROLES | {Role.AUDITOR, Role.TEKNIKER}
 ALERT_ACTORS: frozenset[Role] = CARE_ROLES | {Role.TEKNIKER}
 DEVICE_READERS: frozenset[Role] = CARE_ROLES | {Role.TEKNIKER}
+# The device registry's writes (register, life cycle, import, provisioning): the
+# technical aid service, and admins.
+DEVICE_WRITERS: frozenset[Role] = frozenset({Role.ADMIN, Role.TEKNIKER})
 EVENT_READERS: frozenset[Role] = CARE_ROLES | {Role.TEKNIKER}
 
 
@@ -128,6 +131,13 @@ def can_see_device(principal: Principal, site: str, unit: str | None) -> bool:
     if role in UNIT_SCOPED:
         return _in_units(principal, site, unit)
     return False
+
+
+def can_write_device(principal: Principal, site: str) -> bool:
+    """May change devices and gateways of ``site`` (a tekniker: its own site, if it has one)."""
+    if principal.role is Role.ADMIN:
+        return True
+    return principal.role is Role.TEKNIKER and principal.site in (None, site)
 
 
 def site_scope(principal: Principal) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
@@ -110,6 +110,8 @@ class Hub:
         self.feed.on_subscribe = self._board_opened
         self.registry = MemoryRegistry()
         self.gateway_sightings = GatewaySightings()  # statuses as supervision read them
+        # Called after every registry change (supervision re-reads which devices to watch).
+        self.registry_listeners: list[Callable[[], Awaitable[None]]] = []
         self.consent = ConsentGate(self.metrics.registry)
         self.broker_connected = False
         self._clock = clock
@@ -202,6 +204,11 @@ class Hub:
         registry = MemoryRegistry({p.device: p for p in placements})
         self.registry = registry
         config_changed()  # the gateways' synced configs follow (hub/gateway_config.py)
+        for listener in list(self.registry_listeners):
+            try:
+                await listener()
+            except Exception:  # one failing listener must not stop the others or the caller
+                log.exception("registry listener failed")
 
     async def reload_consent(self) -> None:
         """Load the legal bases again (after any change to them: the API calls this)."""

@@ -31,6 +31,7 @@ app.add_typer(mqtt_app, name="mqtt")
 cli_audit.register(app)
 cli_routing.register(bench_app, app)
 cli_devices.register_bench(bench_app)
+cli_devices.register_devices(app)
 
 err = Console(stderr=True, soft_wrap=True)
 

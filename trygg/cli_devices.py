@@ -1,5 +1,6 @@
-"""Issue 8 commands: ``trygg gateway provision|revoke`` (on the gateway group, from
-``trygg.cli_gateway``) and ``trygg bench supervision`` (on the bench group)."""
+"""Issue 8 commands: ``trygg devices import|export``, ``trygg gateway provision|revoke`` (on
+the gateway group, from ``trygg.cli_gateway``) and ``trygg bench supervision`` (on the
+bench group)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,73 @@ def register_provision(gateway_app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         typer.echo(f"gateway {gw.username}: access removed from {auth_dir}")
+
+
+def register_devices(app: typer.Typer) -> None:
+    """``trygg devices import|export``: the registry as CSV, on the hub's database
+    (TRYGG_DATABASE_URL, else SQLite in --data-dir). A running hub picks the changes up
+    on SIGHUP or restart; the API (``POST /api/v1/devices/import``) applies them at once."""
+    devices_app = typer.Typer(help="The device registry as CSV.", no_args_is_help=True)
+    app.add_typer(devices_app, name="devices")
+
+    @devices_app.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="CSV file (columns: docs/devices.md)",
+                                             exists=True, dir_okay=False)],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="check every row, write none")] = (
+            False),
+        by: Annotated[str | None, typer.Option(help="who imports (history); default: $USER")] = (
+            None),
+        data_dir: Annotated[Path, typer.Option(help="SQLite data dir")] = Path("data"),
+    ) -> None:
+        """Import devices: every bad row is reported (line, column, reason); nothing is
+        written unless every row is good (one transaction)."""
+        import getpass
+        from datetime import UTC, datetime
+
+        from hub.registry.writes import import_devices
+        from hub.settings import HubSettings
+        from trygg.runtime import open_store
+
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            typer.echo(f"error: {file}: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        actor = by or f"cli:{getpass.getuser()}"
+        store = open_store(HubSettings(data_dir=data_dir))
+        try:
+            checked = import_devices(store, text, None, actor, datetime.now(UTC), dry_run)
+        finally:
+            store.close()
+        for p in checked.problems:
+            typer.echo(f"{file}:{p.line}: {p.column or '-'}: {p.reason}", err=True)
+        if checked.problems:
+            typer.echo(f"{len(checked.problems)} problems in {checked.rows} rows: nothing written",
+                       err=True)  # fmt: skip
+            raise typer.Exit(1)
+        verb = "would import" if dry_run else "imported"
+        typer.echo(f"{verb} {checked.rows} devices from {file}")
+
+    @devices_app.command("export")
+    def export(
+        file: Annotated[Path | None, typer.Argument(help="CSV file; default: standard output")] = (
+            None),
+        site: Annotated[str | None, typer.Option(help="only this site")] = None,
+        data_dir: Annotated[Path, typer.Option(help="SQLite data dir")] = Path("data"),
+    ) -> None:
+        """Export devices as CSV (the columns import reads)."""
+        from hub.registry.csvio import export as to_csv
+        from hub.settings import HubSettings
+        from trygg.runtime import open_store
+
+        store = open_store(HubSettings(data_dir=data_dir))
+        try:
+            text = to_csv(store.list_devices(site))
+        finally:
+            store.close()
+        if file is None:
+            typer.echo(text, nl=False)
+        else:
+            file.write_text(text, encoding="utf-8")
+            typer.echo(f"exported {text.count(chr(10)) - 1} devices to {file}", err=True)

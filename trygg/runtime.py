@@ -122,9 +122,21 @@ async def running_hub(
     hub.flood = FloodGuard(settings.flood_limit)
     await hub.start()
 
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload_registry() -> None:
+        try:
+            await hub.reload_registry()
+        except Exception:
+            log.exception("registry reload failed; the previous registry stays in force")
+
     def reload_rules() -> None:
+        """SIGHUP: the rule files, and the registry (``trygg devices import`` wrote it)."""
         if rules.reload():
             hub.arm_rule_timer(force=True)
+        task = asyncio.get_running_loop().create_task(reload_registry())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

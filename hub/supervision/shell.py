@@ -130,6 +130,7 @@ class SupervisionService:
                 self.supervisor.assume_offline(key, alert.event_ts)
                 self._mark(key, alert.site, True)
         self.hub.event_listeners.append(self.on_event)
+        self.hub.registry_listeners.append(self.reload)  # a device's state or place changed
         self.arm()
 
     async def reload(self) -> None:
@@ -202,6 +203,8 @@ class SupervisionService:
             self._timer = None
         if self.on_event in self.hub.event_listeners:
             self.hub.event_listeners.remove(self.on_event)
+        if self.reload in self.hub.registry_listeners:
+            self.hub.registry_listeners.remove(self.reload)
 
     async def drain(self) -> None:
         while self._tasks:

@@ -49,7 +49,7 @@ TTL = timedelta(hours=1)
 
 # (method, path) -> (user, url, body or None, setup calls, audit action)
 Call = tuple[str, str, dict[str, Any] | None]
-RESIDENT_ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None, list[Call], str]] = {
+RESIDENT_ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | str | None, list[Call], str]] = {
     ("GET", "/api/v1/alerts"): ("admin", "/api/v1/alerts", None, [], "alert.list"),
     ("GET", "/api/v1/alerts/stream"): ("kari", "/api/v1/alerts/stream", None, [], "alert.stream"),
     ("GET", "/api/v1/alerts/{alert_id}"): ("kari", "/api/v1/alerts/{alert}", None, [], "alert.read"),
@@ -77,6 +77,17 @@ RESIDENT_ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None, li
         "kari", "/api/v1/devices/door-1", None, [], "device.read"),
     ("GET", "/api/v1/devices/{device_id}/history"): (
         "kari", "/api/v1/devices/door-1/history", None, [], "device.history"),
+    ("POST", "/api/v1/devices/{device_id}/actions/{action}"): (
+        "admin", "/api/v1/devices/door-1/actions/deactivate", {"note": "ferie"}, [],
+        "device.deactivate"),
+    ("PATCH", "/api/v1/devices/{device_id}"): (
+        "admin", "/api/v1/devices/door-1", {"notes": "ny magnet"}, [], "device.update"),
+    ("POST", "/api/v1/devices/import"): (
+        "admin", "/api/v1/devices/import?dry_run=false",
+        "id,model,site,gateway,unit,apartment,state\n"
+        "door-1,door_contact,site-1,gw-1,unit-A,Leil. 1,in_service\n", [], "device.import"),
+    ("GET", "/api/v1/devices/export"): (
+        "admin", "/api/v1/devices/export", None, [], "device.export"),
     ("GET", "/api/v1/events"): ("kari", "/api/v1/events", None, [], "event.list"),
     ("GET", "/api/v1/residents/{resident_id}/bases"): (
         "kari", "/api/v1/residents/res-1/bases", None, [], "basis.list"),
@@ -133,6 +144,7 @@ NO_RESIDENT_DATA = {
     ("POST", "/api/v1/shift/logoff"),
     ("POST", "/api/v1/consent/notices/acknowledge"),
     ("GET", "/api/v1/audit/verify"),
+    ("POST", "/api/v1/devices"),  # a new device is on the shelf: it serves nobody yet
     ("GET", "/api/v1/gateways"),  # a gateway serves a site: no resident in it
     ("GET", "/api/v1/gateways/{site}/{gateway}"),
     # device ids, classes and units; no resident id or name
@@ -245,6 +257,8 @@ def test_every_route_is_classified() -> None:
 
 async def _call(env: Env, user: str, method: str, url: str, body: Any) -> httpx.Response:
     url = url.replace("{alert}", env.alert)
+    if isinstance(body, str):  # a CSV file
+        return await env.client.request(method, url, content=body, headers=env.auth(user))
     return await env.client.request(method, url, json=body, headers=env.auth(user))
 
 
