@@ -221,7 +221,13 @@
       $("action-note").value = "";
       await showDevice([device.id]);
     } catch (e) {
-      $("action-message").textContent = e.status === 409 ? `Ikke tillatt: ${e.message}` : problem(e);
+      if (e.status === 409) {
+        // The device has moved on (a colleague acted on it): show it as it is now.
+        await showDevice([device.id]).catch(() => {});
+        $("action-message").textContent = `Ikke tillatt: ${e.message}`;
+      } else {
+        $("action-message").textContent = problem(e);
+      }
     } finally { button.disabled = false; }
   }
 
