@@ -162,6 +162,7 @@ async def test_a_tekniker_works_through_the_pages(
             await page.locator('#unit-devices tr[data-id="smoke-1"] a').click()
             await expect(page.locator("#device-id")).to_have_text("smoke-1", timeout=5000)
             await expect(page.locator("#device-facts")).to_contain_text("I drift")
+            await expect(page.locator("#device-facts")).to_contain_text("Lavt batteri siden")
             await expect(page.locator("#history-empty")).to_be_visible()
             actions = page.locator("#device-actions button")
             await expect(actions).to_have_count(2)

@@ -160,13 +160,18 @@
       S.call("GET", `/devices/${enc(id)}`),
       S.call("GET", `/devices/${enc(id)}/history`),
     ]);
+    // What supervision says about it; the page still works when supervision does not run.
+    const attention = await S.call("GET", `/devices/attention?site=${enc(d.site)}`).catch(() => null);
     device = d;
-    renderDevice(d, history);
+    renderDevice(d, history, attention ? attention.find((a) => a.key === d.id) : null);
   }
 
-  function renderDevice(d, history) {
+  function renderDevice(d, history, concern) {
     const w = where(d);
+    const watch = concern === undefined ? "OK" : concern === null ? "–"
+      : concern.reasons.map((r) => `${word(REASON, r.reason)} siden ${when(r.since)}`).join(", ");
     const facts = [
+      ["Tilsyn", watch],
       ["Modell", d.model || d.type], ["Serienr.", d.serial], ["Fastvare", d.firmware],
       ["Tilstand", word(STATE, d.state)], ["Sted", d.site], ["Enhet", unitLink(d.site, w.unit)],
       ["Leilighet", w.apartment], ["Rom", w.room], ["Gateway", d.gateway],
