@@ -1,6 +1,7 @@
 """The tekniker pages in a real headless Chromium against a running hub (real Mosquitto,
 SQLite, supervision): a tekniker logs in and sees a resident's silent fall sensor at the
-top of the attention list, above a smoke detector with a low battery; filters the
+top of the attention list, above a smoke detector with a low battery, and a tampered
+door appear between them when the list refreshes itself; filters the
 inventory; opens a device, reads its history, sends it to repair, and has an action
 that is no longer allowed refused with the hub's reason; opens the unit's page. A
 nattevakt gets the API's 403 as a message and no data."""
@@ -8,6 +9,7 @@ nattevakt gets the API's 403 as a message and no data."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -33,6 +35,7 @@ PASSWORD = "tekniker test password"
 # The fall sensor's window, shortened so it is offline a second after the hub starts
 # watching it with these windows (3 h in use).
 FALL_WINDOW = timedelta(seconds=1)
+SEQ = itertools.count(1)
 
 
 def seed(store: SqliteStore, site: str) -> None:
@@ -73,14 +76,19 @@ async def until(check: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
+async def publish(mosquitto: tuple[str, int], site: str, gateway: str, device: str, kind: str,
+                  times: int = 1, **data: Any) -> None:
+    async with aiomqtt.Client(*mosquitto, identifier=f"gw-{uuid.uuid4().hex[:8]}") as gw:
+        for _ in range(times):
+            ev = make_event(id=str(uuid.uuid4()), site=site, gateway=gateway, device=device,
+                            kind=kind, ts=datetime.now(UTC), seq=next(SEQ), data=data)
+            await gw.publish(f"trygg/v1/{site}/{gateway}/events", ev.to_json(), qos=1)
+
+
 async def low_battery(mosquitto: tuple[str, int], site: str, device: str) -> None:
     """The device's gateway reports a low battery ``BATTERY_LOW_READINGS`` times."""
-    async with aiomqtt.Client(*mosquitto, identifier=f"gw-{uuid.uuid4().hex[:8]}") as gw:
-        for seq in range(1, BATTERY_LOW_READINGS + 1):
-            ev = make_event(id=str(uuid.uuid4()), site=site, gateway="gw-a", device=device,
-                            kind="device.heartbeat", ts=datetime.now(UTC), seq=seq,
-                            data={"battery_pct": 4})  # fmt: skip
-            await gw.publish(f"trygg/v1/{site}/gw-a/events", ev.to_json(), qos=1)
+    await publish(mosquitto, site, "gw-a", device, "device.heartbeat", BATTERY_LOW_READINGS,
+                  battery_pct=4)
 
 
 async def attention_ready(run: Running, mosquitto: tuple[str, int], site: str) -> None:
@@ -116,6 +124,7 @@ async def test_a_tekniker_works_through_the_pages(
         page = await browser.new_page(viewport={"width": 1200, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.add_init_script("window.TRYGG_ATTENTION_REFRESH_MS = 300")  # 15 s in use
         try:
             await login(page, url, "tore")
             # The attention list is the default view: the resident's fall sensor first.
@@ -126,6 +135,12 @@ async def test_a_tekniker_works_through_the_pages(
             await expect(rows.nth(0)).to_contain_text("Sikkerhetskritisk, frakoblet")
             await expect(rows.nth(1)).to_have_attribute("data-key", "smoke-1")
             await expect(rows.nth(1)).to_contain_text("Lavt batteri")
+            # It refreshes by itself: a door in unit-b is tampered with, and shows up
+            # between the two (tamper ranks above a low battery).
+            await publish(mosquitto, unique_site, "gw-b", "door-2", "device.tamper")
+            await expect(rows).to_have_count(3, timeout=10000)
+            await expect(rows.nth(1)).to_have_attribute("data-key", "door-2")
+            await expect(rows.nth(1)).to_contain_text("Manipulert")
             await page.screenshot(path=str(ARTIFACTS / "tekniker-attention.png"), full_page=True)
 
             # Inventory: a filter and a search narrow the list.

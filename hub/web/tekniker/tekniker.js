@@ -8,7 +8,7 @@
 (() => {
   const S = window.TryggSession;
   const $ = (id) => document.getElementById(id);
-  const REFRESH_MS = 15000;
+  const REFRESH_MS = window.TRYGG_ATTENTION_REFRESH_MS || 15000;
   const STATE = { in_stock: "På lager", installed: "Montert", in_service: "I drift", in_repair: "Til reparasjon", retired: "Kassert" };
   const ACTION = {
     install: "Monter", activate: "Sett i drift", deactivate: "Ta ut av drift", uninstall: "Demonter",
