@@ -55,7 +55,7 @@ from hub.errors import IllegalTransition, NotFound, StoreError
 from hub.feed import AlertFeed
 from hub.metrics import Metrics
 from hub.ratelimit import LoginThrottle
-from hub.registry import api as registry_api
+from hub.registry import routes as registry_routes
 from hub.schemas import (
     AlertDetailOut,
     AlertOut,
@@ -455,7 +455,7 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     consent_api.mount_pages(app)
     tekniker_pages.mount_pages(app)
     app.include_router(locate_api.router)
-    for registry_router in registry_api.ROUTERS:
+    for registry_router in registry_routes.ROUTERS:
         app.include_router(registry_router)
     app.include_router(audit_api.router)
     app.add_exception_handler(IllegalTransition, _conflict)

@@ -178,11 +178,19 @@ def write(
     *,
     hub_user: str = HUB_USER,
     hub_password: str | None = None,
+    hashes: Mapping[str, str] | None = None,
 ) -> BrokerAuth:
-    """Write ``passwd``, ``acl`` and ``credentials/{user}.env`` (new accounts only) in out_dir."""
+    """Write ``passwd``, ``acl`` and ``credentials/{user}.env`` (new accounts only) in out_dir.
+
+    ``hashes`` (user -> hash), when given, are the gateway accounts' hashes as the
+    registry holds them: they replace the password file's gateway accounts (a gateway
+    account only in the file is dropped); the hub's and handhelds' stay from the file.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     passwd = out_dir / "passwd"
     existing = parse_password_file(passwd.read_text()) if passwd.exists() else {}
+    if hashes is not None:
+        existing = {u: h for u, h in existing.items() if "/" not in u} | dict(hashes)
     auth = plan(gateways, existing, hub_user=hub_user, hub_password=hub_password)
     _write_private(passwd, auth.password_file)
     (out_dir / "acl").write_text(auth.acl_file)

@@ -56,22 +56,33 @@ def register_provision(gateway_app: typer.Typer) -> None:
         tls: Annotated[bool, typer.Option()] = True,
         ca_file: Annotated[str | None, typer.Option(help="CA path on the gateway")] = (
             "/etc/trygg/ca.pem"),
+        data_dir: Annotated[Path, typer.Option(
+            help="the hub's SQLite data dir (unless TRYGG_DATABASE_URL)")] = Path("data"),
     ) -> None:
-        """Create GATEWAY_ID's broker account and ACL and write its config file.
+        """Record GATEWAY_ID's broker account in the registry, write the broker's passwd and
+        acl from the registry, and write the gateway's config file.
 
         Reload Mosquitto afterwards (SIGHUP) so it reads the new passwd and acl.
         """
+        from datetime import UTC, datetime
+
         from hub.mqtt_acl import AclError
         from hub.provision import provision as run
+        from hub.registry.provisioning import ProvisionRefused, UnknownSite
+        from hub.settings import HubSettings
+        from trygg.runtime import open_store
 
+        store = open_store(HubSettings(data_dir=data_dir))
         try:
-            done = run(auth_dir, config_dir, site, gateway_id, host=host, port=port, tls=tls,
-                       ca_file=ca_file)
-        except AclError as exc:
+            done = run(store, auth_dir, config_dir, site, gateway_id, host=host, port=port,
+                       tls=tls, ca_file=ca_file, now=datetime.now(UTC))  # fmt: skip
+        except (AclError, ProvisionRefused, UnknownSite) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-        typer.echo(f"gateway {done.gateway.username}: account and ACL in {auth_dir}; "
-                   f"config {done.config_file}, secret {done.secret_file} (0600)")
+        finally:
+            store.close()
+        typer.echo(f"gateway {done.gateway.username}: account in the registry, passwd and acl"
+                   f" in {auth_dir}; config {done.config_file}, secret {done.secret_file} (0600)")
 
     @gateway_app.command("revoke")
     def revoke(
@@ -79,17 +90,28 @@ def register_provision(gateway_app: typer.Typer) -> None:
         gateway_id: Annotated[str, typer.Argument(help="gateway id")],
         auth_dir: Annotated[Path, typer.Option(help="folder of Mosquitto's passwd and acl")] = (
             Path("broker-auth")),
+        data_dir: Annotated[Path, typer.Option(
+            help="the hub's SQLite data dir (unless TRYGG_DATABASE_URL)")] = Path("data"),
     ) -> None:
-        """Remove GATEWAY_ID's broker account and ACL (reload Mosquitto afterwards)."""
+        """Remove GATEWAY_ID's broker account from the registry and the broker's files
+        (reload Mosquitto afterwards)."""
+        from datetime import UTC, datetime
+
         from hub.mqtt_acl import AclError
         from hub.provision import revoke as run
+        from hub.registry.provisioning import ProvisionRefused
+        from hub.settings import HubSettings
+        from trygg.runtime import open_store
 
+        store = open_store(HubSettings(data_dir=data_dir))
         try:
-            gw = run(auth_dir, site, gateway_id)
-        except AclError as exc:
+            gw = run(store, auth_dir, site, gateway_id, now=datetime.now(UTC))
+        except (AclError, ProvisionRefused) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
-        typer.echo(f"gateway {gw.username}: access removed from {auth_dir}")
+        finally:
+            store.close()
+        typer.echo(f"gateway {gw.username}: access removed from the registry and {auth_dir}")
 
 
 def register_devices(app: typer.Typer) -> None:

@@ -21,29 +21,36 @@ def mqtt_acl(
     ),
     hub_user: Annotated[str, typer.Option()] = "trygg-hub",
 ) -> None:
-    """Write Mosquitto's password file and ACL for every gateway in the registry.
+    """Write Mosquitto's password file and ACL from the registry's gateways.
 
-    The hub's password is taken from TRYGG_MQTT_PASSWORD when set; new accounts get
-    a random password, written once to credentials/<user>.env (mode 0600).
+    Gateways that devices name and the registry has not provisioned yet (nor revoked)
+    get an account first: a hash already in the password file is kept, a new account
+    gets a random password, written once to credentials/<user>.env (mode 0600). The
+    hub's password is taken from TRYGG_MQTT_PASSWORD when set.
     """
-    from hub.mqtt_acl import AclError, gateways_of, write
+    from datetime import UTC, datetime
+
+    from hub.mqtt_acl import AclError
+    from hub.registry.provisioning import (
+        adopt_device_gateways,
+        write_broker_files,
+        write_new_credentials,
+    )
     from hub.settings import HubSettings
     from trygg.runtime import open_store
 
     store = open_store(HubSettings(data_dir=data_dir))
     try:
-        views = store.list_devices()
-    finally:
-        store.close()
-    try:
-        # Devices on the shelf are on no gateway (""): no account for them.
-        gateways = gateways_of((v.device.site, v.device.gateway) for v in views if v.device.gateway)
-        auth = write(
-            out, gateways, hub_user=hub_user, hub_password=os.environ.get("TRYGG_MQTT_PASSWORD")
-        )
+        fresh = adopt_device_gateways(store, out, datetime.now(UTC))
+        auth = write_broker_files(store, out, hub_user=hub_user,
+                                  hub_password=os.environ.get("TRYGG_MQTT_PASSWORD"))
+        write_new_credentials(out, fresh)
+        count = sum(g.credentials_provisioned for g in store.list_gateways())
     except AclError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    typer.echo(f"{len(gateways)} gateways and the hub in {out}/passwd and {out}/acl")
-    for user in auth.new_passwords:
+    finally:
+        store.close()
+    typer.echo(f"{count} gateways and the hub in {out}/passwd and {out}/acl")
+    for user in [*auth.new_passwords, *fresh]:
         typer.echo(f"new account {user}: password in {out}/credentials/")

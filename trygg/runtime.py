@@ -26,6 +26,8 @@ from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
 from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
+from hub.registry import gateway_api
+from hub.registry.gateway_api import ProvisioningSettings
 from hub.retention import RetentionSettings
 from hub.ruleset import RuleSet
 from hub.service import Hub, utcnow
@@ -155,6 +157,7 @@ async def running_hub(
     tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
     app = create_app(hub, tokens, utcnow)
     routing_api.install(app, routing.router)
+    gateway_api.install(app, ProvisioningSettings())  # TRYGG_PROVISION_*
     sync = gateway_sync(settings)
     consent_republish.install(app, consent_republish.publisher_for(sync, store, utcnow))
     config = uvicorn.Config(

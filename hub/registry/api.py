@@ -8,7 +8,8 @@
 | GET /api/v1/gateways                   | DEVICE_READERS, each gateway by can_see_gateway  |
 | GET /api/v1/gateways/{site}/{gateway}  | same; 404 when not visible                       |
 
-The writes and the CSV export are in :mod:`hub.registry.write_api`.
+The writes and the CSV export are in :mod:`hub.registry.write_api`, provisioning in
+:mod:`hub.registry.gateway_api`; :mod:`hub.registry.routes` puts them in order.
 
 Reads of devices placed for a resident are audit-logged (one entry per resident).
 Gateways carry no resident data. Filters of the device list: ``state`` (repeatable),
@@ -26,7 +27,6 @@ from devices.lifecycle import DeviceState
 from hub import access
 from hub.auth import Principal, require
 from hub.consent.auditing import audit_reads, hub_of
-from hub.registry import write_api
 from hub.registry.gateways import GatewayView, gateway_views
 from hub.registry.query import DeviceQuery, matches, unit_of
 from hub.registry.schemas import GatewayOut, HistoryOut
@@ -126,7 +126,3 @@ async def get_gateway(site: str, gateway: str, principal: Reader, request: Reque
             if view.record.id == gateway:
                 return GatewayOut.of(view)
     raise HTTPException(404, f"no gateway {site}/{gateway}")
-
-
-# The writes first: ``/devices/export`` and ``/devices/import`` before ``/devices/{id}``.
-ROUTERS = (write_api.router, router)

@@ -15,7 +15,7 @@ reloads its registry (rules, gateway configs, supervision follow).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -32,6 +32,7 @@ from hub.registry.changes import ActionRequest, BadRequest, Patch, Registration,
 from hub.registry.ports import DeviceChange
 from hub.registry.writes import (
     AlreadyRegistered,
+    ConsentRefused,
     DeviceNotFound,
     change_device,
     import_devices,
@@ -114,7 +115,8 @@ async def _after(request: Request, principal: Principal, action: str,
         await reload()
 
 
-async def _run(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+async def _run(request: Request, fn: Callable[..., Any], *args: Any,
+               refused: Callable[[ConsentRefused], Awaitable[None]] | None = None) -> Any:
     hub = hub_of(request)
     try:
         return await hub.run_store(fn, hub.store, *args)
@@ -123,6 +125,8 @@ async def _run(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
     except (IllegalDeviceTransition, AlreadyRegistered) as exc:
         raise HTTPException(409, str(exc)) from exc
     except PlacementRefused as exc:
+        if refused is not None and isinstance(exc, ConsentRefused):
+            await refused(exc)
         raise HTTPException(409, f"placement refused: {exc}") from exc
     except BadRequest as exc:
         raise HTTPException(422, str(exc)) from exc
@@ -138,7 +142,7 @@ async def _view(request: Request, device_id: str) -> DeviceOut:
 async def register_new(body: RegisterIn, principal: Writer, request: Request) -> DeviceOut:
     """Register a device: ``in_stock``, on no gateway, kept for ``site``."""
     if not access.can_write_device(principal, body.site):
-        raise HTTPException(403, f"role {principal.role} may not register devices on {body.site}")
+        raise HTTPException(422, f"unknown site {body.site!r}")  # not one of the caller's
     new = Registration(body.id, body.serial, body.model, body.site, body.firmware, body.notes,
                        body.service_due_at)  # fmt: skip
     change = await _run(request, register_device, new, principal.username, now_of(request))
@@ -165,13 +169,11 @@ async def device_action(
         req = ActionRequest(action, where, body.gateway, body.resident_id, body.note)
         return act(view, req, principal.username, now)
 
-    try:
-        _, change = await _run(request, change_device, device_id, _scope(principal), decide, now)
-    except HTTPException as exc:
-        if exc.status_code == 409 and body.resident_id is not None:
-            await audit(request, principal, "device.refused", body.resident_id, device_id,
-                        str(exc.detail))  # fmt: skip
-        raise
+    async def refused(exc: ConsentRefused) -> None:  # the refusal names the resident: logged
+        await audit(request, principal, "device.refused", exc.resident_id, device_id, str(exc))
+
+    _, change = await _run(request, change_device, device_id, _scope(principal), decide, now,
+                           refused=refused)  # fmt: skip
     await _after(request, principal, f"device.{action}", [change])
     return await _view(request, device_id)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from hub.consent.devices import kinds_of, require_placement
+from hub.consent.devices import PlacementRefused, kinds_of, require_placement
 from hub.registry import csvio
 from hub.registry.changes import BadRequest, Registration, needs_consent, register
 from hub.registry.ports import DeviceChange
@@ -26,6 +26,14 @@ class DeviceNotFound(LookupError):
 
 class AlreadyRegistered(ValueError):
     pass
+
+
+class ConsentRefused(PlacementRefused):
+    """Consent does not allow the device to serve this resident (HTTP 409)."""
+
+    def __init__(self, resident_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.resident_id = resident_id
 
 
 def known_model(model: str) -> bool:
@@ -51,7 +59,10 @@ def check_place(store: Store, change: DeviceChange, now: datetime) -> None:
             raise BadRequest(f"no resident {p.resident_id} on site {d.site}")
     resident_id = needs_consent(change)
     if resident_id is not None:
-        require_placement(d.type, resident_id, store.list_bases(resident_id), now)
+        try:
+            require_placement(d.type, resident_id, store.list_bases(resident_id), now)
+        except PlacementRefused as exc:
+            raise ConsentRefused(resident_id, str(exc)) from exc
 
 
 def change_device(

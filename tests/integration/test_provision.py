@@ -1,6 +1,6 @@
 """``trygg gateway provision`` / ``revoke`` against a private Mosquitto that reads the
-written passwd and acl: a gateway's credentials cannot publish as another gateway, and
-a revoked gateway cannot connect once Mosquitto reloads its files."""
+passwd and acl written from the registry: a gateway's credentials cannot publish as
+another gateway, and a revoked gateway cannot connect once Mosquitto reloads its files."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ import yaml
 from typer.testing import CliRunner
 
 from gateway.config import load
+from hub.settings import HubSettings
+from hub.store.base import Site
 from trygg.cli import app
+from trygg.runtime import open_store
 
 from conftest import IN_CI, free_port, reachable
 
@@ -63,12 +66,16 @@ class Broker:
 
 @pytest.fixture
 def provisioned(tmp_path: Path) -> Iterator[tuple[Broker, Path, Path]]:
-    auth, configs = tmp_path / "auth", tmp_path / "configs"
+    auth, configs, data = tmp_path / "auth", tmp_path / "configs", tmp_path / "data"
+    store = open_store(HubSettings(data_dir=data))
+    store.upsert_site(Site("site-1", "Solsiden"))
+    store.close()
     runner = CliRunner()
     for gw in ("gw-a", "gw-b"):
         result = runner.invoke(app, ["gateway", "provision", "site-1", gw, "--auth-dir",
                                      str(auth), "--config-dir", str(configs), "--host",
-                                     "127.0.0.1", "--port", "1883", "--no-tls"])
+                                     "127.0.0.1", "--port", "1883", "--no-tls",
+                                     "--data-dir", str(data)])  # fmt: skip
         assert result.exit_code == 0, result.output
     broker = Broker(auth)
     yield broker, auth, configs
@@ -92,7 +99,8 @@ def test_the_config_file_is_a_valid_gateway_config(
 def test_provisioning_twice_is_refused(provisioned: tuple[Broker, Path, Path]) -> None:
     _, auth, configs = provisioned
     result = CliRunner().invoke(app, ["gateway", "provision", "site-1", "gw-a", "--auth-dir",
-                                      str(auth), "--config-dir", str(configs)])
+                                      str(auth), "--config-dir", str(configs), "--data-dir",
+                                      str(auth.parent / "data")])  # fmt: skip
     assert result.exit_code == 2 and "already provisioned" in result.output
 
 
@@ -120,7 +128,7 @@ async def test_a_gateway_cannot_publish_as_another_and_revoked_is_locked_out(
                     break
         assert got == [("trygg/v1/site-1/gw-b/events", b"own")]
     result = CliRunner().invoke(app, ["gateway", "revoke", "site-1", "gw-b", "--auth-dir",
-                                      str(auth)])
+                                      str(auth), "--data-dir", str(auth.parent / "data")])
     assert result.exit_code == 0, result.output
     broker.reload()
     with pytest.raises(aiomqtt.MqttError):

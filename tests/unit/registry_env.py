@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 
 from devices.lifecycle import DeviceState, Location
 from hub.api import create_app
@@ -65,6 +66,7 @@ class Env:
     store: SqliteStore
     tokens: TokenIssuer
     client: httpx.AsyncClient
+    app: FastAPI
 
     def auth(self, user: str) -> dict[str, str]:
         account = self.store.get_account(user)
@@ -124,6 +126,6 @@ async def env() -> AsyncIterator[Env]:
     app = create_app(hub, tokens, lambda: NOW)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://trygg") as client:  # fmt: skip
-        yield Env(hub, store, tokens, client)
+        yield Env(hub, store, tokens, client, app)
     await hub.stop()
     store.close()

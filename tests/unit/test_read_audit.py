@@ -147,6 +147,9 @@ NO_RESIDENT_DATA = {
     ("POST", "/api/v1/devices"),  # a new device is on the shelf: it serves nobody yet
     ("GET", "/api/v1/gateways"),  # a gateway serves a site: no resident in it
     ("GET", "/api/v1/gateways/{site}/{gateway}"),
+    ("POST", "/api/v1/gateways/{site}/{gateway}/provision"),  # audited, but no resident
+    ("POST", "/api/v1/gateways/{site}/{gateway}/revoke"),
+    ("PATCH", "/api/v1/gateways/{site}/{gateway}"),
     # device ids, classes and units; no resident id or name
     ("GET", "/api/v1/devices/attention"),
 }

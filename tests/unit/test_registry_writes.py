@@ -5,12 +5,16 @@ edits, scope, and the hub's registry (and supervision) following each change."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from registry_env import NOW, Env, change, env
 
 from devices.lifecycle import TRANSITIONS, Action, DeviceState
 from hub.store.base import Resident
+
+from builders import basis_change, covering_basis
 
 __all__ = ["env"]
 INSTALL_BODY = {"location": {"unit": "unit-A", "apartment": "H2", "room": "stue"},
@@ -97,7 +101,7 @@ async def test_register_refuses_with_a_reason(
 async def test_a_tekniker_writes_only_on_its_own_site(env: Env) -> None:
     r = await env.post("trude", "/api/v1/devices", {"id": "n-1", "model": "alarm_button",
                                                     "site": "site-1"})  # fmt: skip
-    assert r.status_code == 403
+    assert r.status_code == 422 and "unknown site" in r.text
     r = await env.post("trude", "/api/v1/devices/spare-1/actions/retire", {})
     assert r.status_code == 404  # not hers: not even its existence
     assert env.state("spare-1") is DeviceState.IN_STOCK
@@ -184,3 +188,19 @@ async def test_supervision_is_told_of_every_change(env: Env) -> None:
     await env.patch("tore", "/api/v1/devices/btn-1", {"firmware": "3"})
     assert len(calls) == 2
     assert NOW.tzinfo is not None
+
+
+async def test_activating_again_after_the_consent_was_withdrawn_is_refused(env: Env) -> None:
+    env.store.write_devices([change("door-9", DeviceState.INSTALLED, type_="MCCGQ11LM")])
+    r = await env.post("tore", "/api/v1/devices/door-9/actions/activate", {"resident_id": "res-1"})
+    assert r.status_code == 200, r.text
+    r = await env.post("tore", "/api/v1/devices/door-9/actions/deactivate", {})
+    assert r.status_code == 200 and r.json()["resident_id"] == "res-1"  # still mounted for her
+    basis = covering_basis("res-1")
+    withdrawn = replace(basis, withdrawn_at=NOW - timedelta(hours=1))
+    env.store.save_basis(withdrawn, basis_change(withdrawn))
+    r = await env.post("tore", "/api/v1/devices/door-9/actions/activate", {})
+    assert r.status_code == 409 and "placement refused" in r.json()["detail"]
+    assert env.state("door-9") is DeviceState.INSTALLED
+    logged = [(a.entry.action, a.entry.target) for a in env.store.audit_records("res-1")]
+    assert ("device.refused", "door-9") in logged
