@@ -10,6 +10,7 @@
 | POST /api/v1/alerts/{id}/on-site | same                                           |
 | POST /api/v1/alerts/{id}/resolve | same, with an outcome                          |
 | GET  /api/v1/devices...           | hub.registry.api (the device registry)         |
+| GET  /api/v1/devices/attention   | tekniker, admin (hub.attention_api)            |
 | GET  /api/v1/events              | EVENT_READERS, narrowed by scope_events        |
 | GET  /healthz, GET /metrics      | no auth                                        |
 
@@ -36,7 +37,7 @@ from pydantic import TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from devices.events import EventBase
-from hub import access, audit_api, resident_api
+from hub import access, attention_api, audit_api, resident_api, tekniker_pages
 from hub.alerts import Alert, AlertState, Command, Outcome, Transition
 from hub.auth import (
     Principal,
@@ -451,12 +452,16 @@ def create_app(hub: HubPort, tokens: TokenIssuer, clock: Callable[[], datetime])
     app.state.hub = hub
     app.state.tokens = tokens
     app.state.clock = clock
+    app.state.supervision = None  # set by the runtime once supervision runs
+    # Ahead of every /devices/{id} route, so "attention" is never read as a device id.
+    app.include_router(attention_api.router)
     app.include_router(router)
     app.include_router(ops)
     app.state.break_glass = BreakGlass()
     app.state.login_throttle = LoginThrottle()
     app.include_router(consent_api.router)
     consent_api.mount_pages(app)
+    tekniker_pages.mount_pages(app)
     app.include_router(locate_api.router)
     for registry_router in registry_routes.ROUTERS:
         app.include_router(registry_router)

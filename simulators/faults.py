@@ -110,17 +110,26 @@ def flap(
 
 
 def battery_dies(
-    planned: Sequence[PlannedEvent], device: str, *, at: datetime, battery_pct: int = 3
+    planned: Sequence[PlannedEvent],
+    device: str,
+    *,
+    at: datetime,
+    battery_pct: int = 3,
+    reports: int = 1,
+    every_s: float = 60.0,
 ) -> list[PlannedEvent]:
-    """A low-battery report from ``device`` at ``at``, and nothing from it afterwards."""
+    """``reports`` low-battery reports from ``device``, ``every_s`` apart from ``at``, and
+    nothing from it afterwards (the hub's supervision counts consecutive low readings)."""
+    if reports < 1:
+        raise ValueError("a dying battery reports at least once")
     kept = [p for p in planned if not (p.device == device and p.at >= at)]
     return flood(
         kept,
         device,
         "device.battery_low",
         start=at,
-        count=1,
-        every_s=1,
+        count=reports,
+        every_s=every_s,
         data={"battery_pct": battery_pct},
     )
 

@@ -36,7 +36,7 @@ from hub.settings import DEMO_PASSWORD, HubSettings
 from hub.store.base import Account, Role, Store
 from hub.store.postgres_open import maintain_daily
 from hub.store.sqlite import SqliteStore
-from hub.supervision.feed import start_supervision
+from hub.supervision.feed import build_supervision, run_supervision
 from rules.flood import FloodGuard
 
 log = logging.getLogger("trygg")
@@ -188,9 +188,12 @@ async def running_hub(
         asyncio.create_task(rules.watch(stop, on_reload=lambda: hub.arm_rule_timer(force=True))),
     ]
     b = broker_settings(settings)
-    tasks.append(start_supervision(hub, routing.router, stop, host=b.host, port=b.port,
-                                   client_id=f"{b.client_id}-status", username=b.username,
-                                   password=b.password, tls=b.tls, ca_file=b.ca_file))
+    supervision, status_feed = build_supervision(
+        hub, routing.router, host=b.host, port=b.port, client_id=f"{b.client_id}-status",
+        username=b.username, password=b.password, tls=b.tls, ca_file=b.ca_file)
+    app.state.supervision = supervision  # the attention list reads it (hub.attention_api)
+    tasks.append(asyncio.create_task(run_supervision(supervision, status_feed, stop),
+                                     name="trygg-supervision"))
     try:
         while not server.started:
             if tasks[1].done():

@@ -74,7 +74,7 @@ Finding = Offline | Recovered | BatteryLow | BatteryOk | Tampered
 
 
 class _Watch:
-    __slots__ = ("armed", "last_seen", "low", "offline_at", "tampered_at", "window")
+    __slots__ = ("armed", "last_seen", "low", "low_from", "offline_at", "tampered_at", "window")
 
     def __init__(self, window: float, last_seen: float) -> None:
         self.window = window
@@ -82,6 +82,7 @@ class _Watch:
         self.armed = 0.0  # deadline of this watch's live heap entry; 0: none
         self.offline_at: float | None = None
         self.low = 0  # consecutive low battery readings
+        self.low_from = 0.0  # when the current run of low readings began
         self.tampered_at: float | None = None
 
 
@@ -164,6 +165,8 @@ class Supervisor:
             return None
         low = flagged_low or (pct is not None and pct < BATTERY_LOW_PCT)
         if low:
+            if w.low == 0:
+                w.low_from = _ts(at)
             w.low += 1
             if w.low == self._battery_readings:
                 return BatteryLow(key, at, w.low)
@@ -231,6 +234,7 @@ class Supervisor:
             window=timedelta(seconds=w.window),
             offline_since=_dt(w.offline_at - w.window) if w.offline_at is not None else None,
             battery_low=w.low >= self._battery_readings,
+            low_since=_dt(w.low_from) if w.low >= self._battery_readings else None,
             tampered_at=_dt(w.tampered_at) if w.tampered_at is not None else None,
         )
 
@@ -246,3 +250,4 @@ class WatchState:
     offline_since: datetime | None
     battery_low: bool
     tampered_at: datetime | None
+    low_since: datetime | None = None  # the first of the consecutive low readings

@@ -106,12 +106,13 @@ async def run_supervision(service: SupervisionService, feed: StatusFeed | None,
         await service.drain()
 
 
-def start_supervision(hub: Hub, router: Router | None, stop: asyncio.Event, *, host: str,
-                      port: int, client_id: str, username: str | None = None,
+def build_supervision(hub: Hub, router: Router | None, *, host: str, port: int,
+                      client_id: str, username: str | None = None,
                       password: str | None = None, tls: bool = False,
                       ca_file: str | None = None,
-                      settings: SupervisionSettings | None = None) -> asyncio.Task[None]:
-    """Build supervision for a running hub and run it until ``stop``."""
+                      settings: SupervisionSettings | None = None,
+                      ) -> tuple[SupervisionService, StatusFeed]:
+    """Supervision for a running hub and its status feed, not yet started."""
     settings = settings or SupervisionSettings()
     windows = Windows({"alarm_button": timedelta(hours=settings.alarm_button_hours)})
     service = SupervisionService(hub, router=router, windows=windows)
@@ -119,4 +120,16 @@ def start_supervision(hub: Hub, router: Router | None, stop: asyncio.Event, *, h
     feed = StatusFeed(service, asyncio.get_running_loop(), host=host, port=port,
                       client_id=client_id, username=username, password=password, tls=tls,
                       ca_file=ca_file)
+    return service, feed
+
+
+def start_supervision(hub: Hub, router: Router | None, stop: asyncio.Event, *, host: str,
+                      port: int, client_id: str, username: str | None = None,
+                      password: str | None = None, tls: bool = False,
+                      ca_file: str | None = None,
+                      settings: SupervisionSettings | None = None) -> asyncio.Task[None]:
+    """Build supervision for a running hub and run it until ``stop``."""
+    service, feed = build_supervision(hub, router, host=host, port=port, client_id=client_id,
+                                      username=username, password=password, tls=tls,
+                                      ca_file=ca_file, settings=settings)
     return asyncio.create_task(run_supervision(service, feed, stop), name="trygg-supervision")

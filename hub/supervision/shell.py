@@ -36,6 +36,7 @@ from hub.errors import IllegalTransition, NotFound
 from hub.registry.records import GatewaySighting
 from hub.store.base import DeviceView, Role
 from hub.supervision import pages
+from hub.supervision.attention import Subject, concerns_of
 from hub.supervision.core import Offline, Recovered, Supervisor, gateway_key
 from hub.supervision.policy import (
     GATEWAY,
@@ -400,6 +401,33 @@ class SupervisionService:
             return
         if self.router is not None and outage.told:
             self.router.withdraw(closed, outage.told, "recovered")
+
+    # --- what the attention list reads (hub.attention_api) -----------------------------------
+
+    def subjects(self) -> list[Subject]:
+        """Every device and gateway with something wrong now, as supervision knows it."""
+        now, out = self._clock(), []
+        for key, meta in self._meta.items():
+            state = self.supervisor.state(key)
+            concerns = concerns_of(state, now)
+            if not concerns or state is None:
+                continue
+            is_gw = meta.cls == GATEWAY
+            p = meta.placement
+            places = [self.hub.registry.placement(d) for d in meta.devices] if is_gw else [p]
+            units = sorted({q.unit for q in places if q is not None and q.unit})
+            behind = not is_gw and gateway_key(meta.site, meta.gateway) in self._outages
+            out.append(Subject(
+                kind="gateway" if is_gw else "device", site=meta.site, gateway=meta.gateway,
+                device=None if is_gw else key, device_class=meta.cls,
+                unit=None if is_gw or p is None else p.unit, units=tuple(units),
+                critical=self._critical(meta), concerns=concerns, last_seen=state.last_seen,
+                behind_offline_gateway=behind))
+        return out
+
+    def night(self, site: str) -> bool:
+        """Is it night at ``site`` now (the safety net matters most then)?"""
+        return is_night(self._clock(), self._zones.get(site, "Europe/Oslo"))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)

@@ -5,9 +5,8 @@
 - malformed and oversized payloads: rejected, counted by reason, valid neighbours kept;
 - a gateway clock running ahead: counted in ``trygg_events_clock_skew_total``.
 
-Flood containment, flap debounce, battery death and gateway silence need the rule
-engine (issue 3) and device supervision (issue 8); their generators are tested in
-``tests/unit/test_faults.py``.
+Flood containment and flap debounce are in ``test_rule_faults.py``; battery death and
+gateway silence, answered by device supervision, in ``test_supervision_faults.py``.
 """
 
 from __future__ import annotations

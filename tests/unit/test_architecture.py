@@ -159,7 +159,7 @@ def test_the_pure_core_contract_catches_stdlib_imports(tmp_path: Path) -> None:
 PURE_ROOTS = ["devices", "rules", "hub/alerts.py", "hub/decide.py", "hub/resident_cancel.py",
               "gateway/pipeline.py", "gateway/fallback.py", "gateway/clock.py", "hub/feedback.py",
               "gateway/feedback.py", "hub/relatives/model.py", "hub/relatives/disclose.py",
-              "hub/relatives/message.py", "hub/relatives/token.py"]
+              "hub/relatives/message.py", "hub/relatives/token.py", "hub/supervision/attention.py"]
 FORBIDDEN_IMPORTS = frozenset(
     {
         "asyncio", "aiomqtt", "paho", "amqtt", "sqlite3", "psycopg", "psycopg_pool",

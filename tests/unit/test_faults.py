@@ -64,6 +64,12 @@ def test_battery_dies_then_silence(plan: list[PlannedEvent]) -> None:
     mine = [p for p in out if p.device == "dev-a1-bed" and p.at >= at]
     assert [p.kind for p in mine] == ["device.battery_low"]
     assert any(p.device == "dev-a1-bed" and p.at >= at for p in plan)
+    out = faults.battery_dies(plan, "dev-a1-bed", at=at, reports=3, every_s=30)
+    mine = [p for p in out if p.device == "dev-a1-bed" and p.at >= at]
+    assert [(p.kind, (p.at - at).total_seconds()) for p in mine] == [
+        ("device.battery_low", 0.0), ("device.battery_low", 30.0), ("device.battery_low", 60.0)]
+    with pytest.raises(ValueError):
+        faults.battery_dies(plan, "dev-a1-bed", at=at, reports=0)
 
 
 def test_gateway_silent(plan: list[PlannedEvent]) -> None:

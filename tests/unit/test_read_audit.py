@@ -168,6 +168,8 @@ NO_RESIDENT_DATA = {
     ("POST", "/api/v1/gateways/{site}/{gateway}/provision"),  # audited, but no resident
     ("POST", "/api/v1/gateways/{site}/{gateway}/revoke"),
     ("PATCH", "/api/v1/gateways/{site}/{gateway}"),
+    # device ids, classes and units; no resident id or name
+    ("GET", "/api/v1/devices/attention"),
 }
 ACCOUNTS = {
     "admin": (Role.ADMIN, None, ()),

@@ -48,6 +48,7 @@ EXPECTED: dict[tuple[str, str], set[Role]] = {
     ("POST", "/api/v1/alerts/{alert_id}/on-site"): CARE | {R.TEKNIKER},
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/devices"): CARE | {R.TEKNIKER},
+    ("GET", "/api/v1/devices/attention"): {R.ADMIN, R.TEKNIKER},
     ("GET", "/api/v1/devices/{device_id}"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/devices/{device_id}/history"): CARE | {R.TEKNIKER},
     ("GET", "/api/v1/gateways"): CARE | {R.TEKNIKER},

@@ -18,53 +18,24 @@
     decision_hol_9: "Vedtak hol. kap. 9",
   };
   const ACTION_TEXT = { record: "registrerte", review: "evaluerte", renew: "forlenget", approve: "registrerte godkjenning", withdraw: "trakk tilbake" };
-  let token = sessionStorage.getItem("trygg.token");
-  let me = JSON.parse(sessionStorage.getItem("trygg.me") || "null");
+  const S = window.TryggSession; // /common/session.js: login, token, API calls
+  const call = S.call;
+  let me = null;
   let resident = null;
-
-  async function call(method, path, body) {
-    const headers = { Authorization: `Bearer ${token}` };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (res.status === 401) { logout(); throw new Error("logg inn igjen"); }
-    const text = await res.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
-    if (!res.ok) throw new Error((data && data.detail && JSON.stringify(data.detail).replace(/^"|"$/g, "")) || `HTTP ${res.status}`);
-    return data;
-  }
 
   const list = (s) => (s || "").split(",").map((x) => x.trim()).filter(Boolean);
   const day = (v) => (v ? new Date(v + "T00:00").toISOString() : null);
   const show = (iso) => (iso ? new Date(iso).toLocaleString("nb-NO", { dateStyle: "medium", timeStyle: "short" }) : "–");
 
-  // --- login ---------------------------------------------------------------
-  $("login").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const form = new URLSearchParams({ username: $("username").value, password: $("password").value });
-    const res = await fetch(API + "/auth/token", { method: "POST", body: form });
-    if (!res.ok) { $("login-error").textContent = "Feil brukernavn eller passord"; return; }
-    const data = await res.json();
-    token = data.access_token;
-    me = { username: $("username").value, role: data.role };
-    sessionStorage.setItem("trygg.token", token);
-    sessionStorage.setItem("trygg.me", JSON.stringify(me));
-    $("password").value = "";
-    start();
-  });
-  $("logout").addEventListener("click", logout);
-
-  function logout() {
-    sessionStorage.removeItem("trygg.token");
-    sessionStorage.removeItem("trygg.me");
-    token = null; resident = null;
-    $("app").hidden = true; $("login").hidden = false; $("logout").hidden = true; $("resident").hidden = true;
-    $("who").textContent = "";
+  // --- login (shared: /common/session.js) -------------------------------------
+  function loggedOut() {
+    me = null; resident = null;
+    $("app").hidden = true; $("resident").hidden = true;
   }
 
-  function start() {
-    $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
-    $("who").textContent = me ? `${me.username} (${me.role})` : "";
+  function start(who) {
+    me = who;
+    $("app").hidden = false;
     const writer = me && ["admin", "leader"].includes(me.role);
     $("record-box").hidden = !writer;
     const fromHash = decodeURIComponent(location.hash.slice(1));
@@ -217,12 +188,12 @@
   $("show-plain").addEventListener("click", async () => {
     $("error").textContent = "";
     try {
-      const res = await fetch(`${API}/residents/${encodeURIComponent(resident)}/monitoring?format=html`, { headers: { Authorization: `Bearer ${token}` } });
+      const res = await fetch(`${API}/residents/${encodeURIComponent(resident)}/monitoring?format=html`, { headers: { Authorization: `Bearer ${S.token()}` } });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       $("plain").srcdoc = await res.text();
       $("plain").hidden = false;
     } catch (e) { $("error").textContent = e.message; }
   });
 
-  if (token && me) start();
+  S.start(start, loggedOut);
 })();
