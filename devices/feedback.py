@@ -11,7 +11,9 @@ The hub tells the gateway a resident's alarm got somewhere, on
 No names and no resident ids: the device id is enough for the gateway, which
 knows what the device can show. States only move forward (:data:`RANK`): a
 device that has shown ``help_arrived`` never goes back to ``help_coming``.
-``cancelled`` (the resident called it off) may still be followed by ``closed``;
+``cancelled`` (the resident called it off before anyone took the alert) ranks
+just after ``received``: staff who still choose to look in are shown as
+``help_coming`` and ``help_arrived``, and ``closed`` follows when staff close it;
 after ``closed`` nothing more is shown for that alert.
 
 Both sides import this module (devices is the base layer), so the hub writes
@@ -44,13 +46,14 @@ class FeedbackState(StrEnum):
     CLOSED = "closed"
 
 
-# Forward only. Cancelled (by the resident) sits after help_arrived: once called
-# off, "help is coming" would be wrong to show; closed still follows when staff close it.
+# Forward only. Cancelled (by the resident) sits right after received: a resident
+# cancel lowers the alert but staff may still choose to look in, and then the
+# resident must be told that help is coming after all.
 RANK: dict[FeedbackState, int] = {
     FeedbackState.RECEIVED: 0,
-    FeedbackState.HELP_COMING: 1,
-    FeedbackState.HELP_ARRIVED: 2,
-    FeedbackState.CANCELLED: 3,
+    FeedbackState.CANCELLED: 1,
+    FeedbackState.HELP_COMING: 2,
+    FeedbackState.HELP_ARRIVED: 3,
     FeedbackState.CLOSED: 4,
 }
 

@@ -7,7 +7,7 @@ An alert change maps to one feedback state (:func:`target`):
 | raised, notified                        | ``received``   |
 | accepted                                | ``help_coming``|
 | on_site                                 | ``help_arrived``|
-| open, cancelled by the resident         | ``cancelled``  |
+| raised/notified, cancelled by the resident | ``cancelled`` |
 | resolved, or cancelled by the system    | ``closed``     |
 
 :class:`Ledger` remembers the last state sent per alert and answers what to send
@@ -64,8 +64,9 @@ def eligible(alert: Alert, placement: Placement | None) -> bool:
 def target(alert: Alert) -> FeedbackState:
     state = _BY_STATE[alert.state]
     # The resident called the alarm off (hub.resident_cancel): the alert stays open for
-    # staff to judge, and the resident's device shows "cancelled" until it is closed.
-    if alert.is_open and alert.cancelled_by_resident:
+    # staff to judge, and the resident's device shows "cancelled" while nobody has taken
+    # it. Staff who still look in are shown as coming and arrived, like any alert.
+    if alert.cancelled_by_resident and alert.state in (AlertState.RAISED, AlertState.NOTIFIED):
         return F.CANCELLED
     return state
 

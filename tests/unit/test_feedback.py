@@ -87,18 +87,29 @@ def test_every_alert_state_has_a_target() -> None:
     ("state", "expected"),
     [
         (S.RAISED, F.CANCELLED),
-        (S.ACCEPTED, F.CANCELLED),
-        (S.ON_SITE, F.CANCELLED),
+        (S.NOTIFIED, F.CANCELLED),
+        (S.ACCEPTED, F.HELP_COMING),  # staff chose to look in after all: the resident is told
+        (S.ON_SITE, F.HELP_ARRIVED),
         (S.RESOLVED, F.CLOSED),  # once closed, closed
     ],
 )
-def test_a_resident_cancel_flag_means_cancelled_until_closed(
+def test_a_resident_cancel_flag_means_cancelled_until_someone_takes_it(
     state: AlertState, expected: FeedbackState
 ) -> None:
     flagged = alert(state, cancelled_by_resident_at=NOW, priority_before_cancel="critical")
     assert flagged.cancelled_by_resident
     assert target(flagged) is expected
     assert target(alert(state)) is not F.CANCELLED
+
+
+def test_staff_who_look_in_after_a_cancel_are_shown_coming_then_arrived() -> None:
+    flagged = {"cancelled_by_resident_at": NOW, "priority_before_cancel": "critical"}
+    assert plan(F.RECEIVED, alert(S.NOTIFIED, **flagged)) == (F.CANCELLED,)
+    assert plan(F.CANCELLED, alert(S.ACCEPTED, **flagged)) == (F.HELP_COMING,)
+    assert plan(F.HELP_COMING, alert(S.ON_SITE, **flagged)) == (F.HELP_ARRIVED,)
+    assert plan(F.HELP_ARRIVED, alert(S.RESOLVED, **flagged)) == (F.CLOSED,)
+    # A cancel after someone took the alert does not take "help is coming" back.
+    assert plan(F.HELP_COMING, alert(S.ACCEPTED, **flagged)) == ()
 
 
 @pytest.mark.parametrize(
@@ -236,6 +247,7 @@ def test_not_json_is_refused() -> None:
 def test_is_after() -> None:
     assert is_after(F.RECEIVED, None)
     assert is_after(F.CLOSED, F.CANCELLED) and not is_after(F.CANCELLED, F.CLOSED)
+    assert is_after(F.HELP_COMING, F.CANCELLED) and not is_after(F.CANCELLED, F.HELP_COMING)
     assert not is_after(F.HELP_COMING, F.HELP_ARRIVED)
     assert not is_after(F.RECEIVED, F.RECEIVED)
 

@@ -146,7 +146,9 @@ async def test_a_press_gets_every_state_in_order_and_stays_raised(broker: Broker
     assert sample(hub, "trygg_feedback_received_seconds_count") == 1
 
 
-async def test_a_resident_cancel_shows_cancelled_then_closed(broker: Broker) -> None:
+async def test_a_resident_cancel_shows_cancelled_and_staff_who_look_in_anyway_are_coming(
+    broker: Broker,
+) -> None:
     hub, _ = await started(MemoryStore(), broker)
     first = datetime.now(UTC)
     try:
@@ -157,13 +159,14 @@ async def test_a_resident_cancel_shows_cancelled_then_closed(broker: Broker) -> 
         [alert] = hub.open_alerts()
         assert alert.cancelled_by_resident and alert.is_open
         assert broker.states() == ["received", "cancelled"]
-        # Staff look in anyway and close it: the resident's device is told it is over.
+        # Staff look in anyway: the resident is told help is coming after all, then
+        # that it is over.
         await hub.command(alert.id, Command.ACCEPT, "kari")
         await hub.command(alert.id, Command.RESOLVE, "kari", outcome=Outcome.FALSE_ALARM)
         await settle(hub)
     finally:
         await hub.stop()
-    assert broker.states() == ["received", "cancelled", "closed"]
+    assert broker.states() == ["received", "cancelled", "help_coming", "closed"]
 
 
 async def test_received_goes_out_while_the_store_is_still_writing(broker: Broker) -> None:
