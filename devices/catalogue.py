@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from devices.reading import PayloadError, Reading, UnknownModel
@@ -69,6 +69,10 @@ class Model:
     model: str
     description: str
     capabilities: tuple[Capability, ...]
+    # What the model can show a resident about their alarm: feedback state -> the
+    # Zigbee2MQTT ``{base}/{friendly_name}/set`` payload (docs/resident-feedback.md).
+    # Empty: it shows nothing (the alarm buttons have no light or sound to drive).
+    feedback: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -274,6 +278,38 @@ MODELS: tuple[Model, ...] = (
     # dropped); vibration and tilt are ignored.
     Model("Aqara", "DJT11LM", "Vibration sensor on a bed frame (drop = fall)",
           (action("fall.detected", {"drop": {}}), battery())),
+)
+# --- models that show a resident's alarm feedback ------------------------------------
+
+# heiman.ts HS2WD-E: toZigbee tz.warning -> {"warning": {mode, level, strobe, duration}}
+# (modes stop/burglar/fire/emergency/police_panic/fire_panic/emergency_panic, levels
+# low/medium/high/very_high, duration in seconds). Short and low: it confirms, it
+# does not alarm the house. "stop" ends a tone still sounding.
+SetPayload = Mapping[str, Any]
+_SIREN_STOP: SetPayload = {"warning": {"mode": "stop", "level": "low", "strobe": False, "duration": 0}}
+_SIREN_FEEDBACK: dict[str, SetPayload] = {
+    "received": {"warning": {"mode": "emergency", "level": "low", "strobe": True, "duration": 2}},
+    "help_coming": {"warning": {"mode": "burglar", "level": "low", "strobe": False,
+                                "duration": 1}},
+    "help_arrived": _SIREN_STOP, "cancelled": _SIREN_STOP, "closed": _SIREN_STOP,
+}
+# philips.ts 9290022166 (Hue white and colour ambiance E26/E27, LCA001): a colour light,
+# tz.light_onoff_brightness (state ON/OFF, brightness 0-254) and tz.light_color
+# ({"color": {"hex": ...}}). A lamp kept for feedback: amber = received, green = help
+# coming, full white when staff are there (light to work by), off when closed.
+_LAMP_OFF: SetPayload = {"state": "OFF"}
+_LAMP_FEEDBACK: dict[str, SetPayload] = {
+    "received": {"state": "ON", "brightness": 254, "color": {"hex": "#ffa000"}},
+    "help_coming": {"state": "ON", "brightness": 254, "color": {"hex": "#00c853"}},
+    "help_arrived": {"state": "ON", "brightness": 254, "color": {"hex": "#ffffff"}},
+    "cancelled": _LAMP_OFF, "closed": _LAMP_OFF,
+}
+MODELS = (
+    *MODELS,
+    Model("HEIMAN", "HS2WD-E", "Smart siren, used for alarm feedback", (battery(),),
+          feedback=_SIREN_FEEDBACK),
+    Model("Philips", "9290022166", "Hue colour bulb, used as a feedback lamp", (),
+          feedback=_LAMP_FEEDBACK),
 )
 _BY_MODEL = {m.model: m for m in MODELS}
 

@@ -1,7 +1,8 @@
 """Errors of the devices package.
 
 TryggError                      (devices.errors; the root every package shares)
- └── EventRejected              a payload that is not a valid canonical event
+ ├── EventRejected              a payload that is not a valid canonical event
+ └── FeedbackInvalid            a command that is not the feedback contract (devices.feedback)
 """
 
 from __future__ import annotations

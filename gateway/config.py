@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from devices.feedback import FeedbackState
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 
@@ -71,6 +73,33 @@ class FallbackConfig(_Strict):
         "water.leak"])
 
 
+class FeedbackConfig(_Strict):
+    """How this home shows a resident that their alarm got through (docs/resident-feedback.md).
+
+    Besides a device whose own catalogue model can show feedback, ``devices`` names
+    another device that shows it for a source device (an alarm button has no light:
+    the lamp or siren next to the bed shows its feedback). Kept in the gateway's own
+    file: the devices the hub syncs replace those in the file, this map stays.
+    """
+
+    devices: dict[Ident, Ident] = Field(default_factory=dict)  # source device -> shown on
+    mqtt_topic: str | None = None  # on the LOCAL broker: every feedback as JSON (a display)
+    command: list[str] | None = None  # e.g. ["aplay", "-q"]: the state's sound file is appended
+    sounds: dict[FeedbackState, Path] = Field(default_factory=dict)
+    serial_url: str | None = None  # a relay or indicator on a serial line
+    serial_lines: dict[FeedbackState, str] = Field(default_factory=lambda: {
+        FeedbackState.RECEIVED: "ON", FeedbackState.CANCELLED: "OFF",
+        FeedbackState.CLOSED: "OFF"})
+
+    @model_validator(mode="after")
+    def _sounds_need_a_player(self) -> FeedbackConfig:
+        if self.sounds and not self.command:
+            raise ValueError("sounds need a command to play them (e.g. [aplay, -q])")
+        if any(source == shown for source, shown in self.devices.items()):
+            raise ValueError("devices: a device cannot show its own feedback through itself")
+        return self
+
+
 class GatewayConfig(_Strict):
     site: Ident
     gateway: Ident
@@ -83,6 +112,7 @@ class GatewayConfig(_Strict):
     devices: list[DeviceConfig] = Field(default_factory=list)
     bases: list[dict[str, Any]] = Field(default_factory=list)  # rules.consent JSON
     fallback: FallbackConfig = FallbackConfig()
+    feedback: FeedbackConfig = FeedbackConfig()
     heartbeat_s: float = 30.0
     device_heartbeat_s: float = 3600.0  # a device.heartbeat event per device, at most
     outbox_max_mb: float = 256.0
@@ -108,6 +138,10 @@ class GatewayConfig(_Strict):
     @property
     def time_reply_topic(self) -> str:
         return f"trygg/v1/{self.site}/{self.gateway}/time"
+
+    @property
+    def commands_topic(self) -> str:
+        return f"trygg/v1/{self.site}/{self.gateway}/commands"
 
     @property
     def alerts_topic(self) -> str:

@@ -12,6 +12,8 @@ Threads, each owning one thing:
 - the **uplink** sender (see uplink.py);
 - the **ticker**: status heartbeat, clock-skew probe, fallback deadlines and
   per-device ``device.heartbeat`` events.
+- the **feedback** thread: shows residents what the hub says about their alarm
+  (gateway/feedback_outputs.py), and a local ``received`` when the hub is silent.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from zoneinfo import ZoneInfo
 import uuid6
 
 from devices.events import make_event
+from devices.feedback import FeedbackInvalid, FeedbackState, parse_command
 from devices.reading import Reading
 from gateway import config as conf
 from gateway.clock import SkewProbe
 from gateway.config import DeviceConfig, GatewayConfig
-from gateway.fallback import Fallback
+from gateway.fallback import Fallback, Pending
+from gateway.feedback import Shown, plan, shows_feedback
+from gateway.feedback_outputs import FeedbackOutputs
 from gateway.inputs import SESSION_EXPIRY_S, Item, LocalMqtt, SerialLine
 from gateway.outbox import Outbox, Row
 from gateway.outputs import LocalOutputs
@@ -89,6 +94,7 @@ class Gateway:
         self.uplink = Uplink(cfg.uplink, cfg.uplink.client_id or f"gw-{cfg.site}-{cfg.gateway}",
                              cfg.events_topic, cfg.status_topic, self.outbox, {
                                  cfg.alerts_topic: self._on_alert,
+                                 cfg.commands_topic: self._on_command,
                                  cfg.config_topic: self._on_config,
                                  cfg.time_reply_topic: self._on_time,
                              }, cfg.inflight)
@@ -98,12 +104,16 @@ class Gateway:
         self.serial = [SerialLine(d.serial_url, d.id, d.baudrate, self.inbox)
                        for d in self.pipeline.devices if d.serial_url]
         self.outputs = LocalOutputs(cfg.fallback, self.local)
+        self.shown = Shown()
+        self.feedback_rejected = 0
+        self.feedback_out = FeedbackOutputs(self.local)
         self._threads = [threading.Thread(target=self._writer, name="writer", daemon=True),
                          threading.Thread(target=self._ticker, name="ticker", daemon=True)]
 
     # --- life cycle ------------------------------------------------------------------
 
     def start(self) -> None:
+        self.feedback_out.start()
         for t in self._threads:
             t.start()
         self.uplink.start()
@@ -124,6 +134,7 @@ class Gateway:
             t.join(timeout=10)
         self.uplink.publish_retained(self.cfg.status_topic, self.status(False))
         self.uplink.stop()
+        self.feedback_out.stop()
         self.outbox.close()
 
     # --- the writer ----------------------------------------------------------------
@@ -244,6 +255,31 @@ class Gateway:
             with self._fallback_lock:
                 self.fallback.confirm([i for i in ids if isinstance(i, str)])
 
+    def _on_command(self, _: str, payload: bytes) -> None:
+        """Resident feedback from the hub (docs/resident-feedback.md)."""
+        try:
+            command = parse_command(payload)
+        except FeedbackInvalid as exc:
+            self.feedback_rejected += 1
+            log.warning("feedback command rejected", extra={"reason": str(exc)[:300]})
+            return
+        # Any feedback says the hub has the alarm: the local fallback need not sound.
+        with self._fallback_lock:
+            self.fallback.confirm(list(command.event_ids))
+        if not self.shown.take(command):
+            return  # a duplicate, or behind what the device already shows
+        self.feedback_out.submit(plan(
+            command.state, command.device, self.pipeline.by_id, self.cfg.feedback,
+            self.cfg.z2m_base, alert_id=command.alert_id,
+            expected_minutes=command.expected_minutes))
+
+    def _local_received(self, pending: Pending) -> None:
+        """The hub did not answer: tell the resident locally that the alarm is heard."""
+        if shows_feedback(pending.kind):
+            self.feedback_out.submit(plan(
+                FeedbackState.RECEIVED, pending.device, self.pipeline.by_id, self.cfg.feedback,
+                self.cfg.z2m_base, source="gateway"))
+
     def _on_config(self, _: str, payload: bytes) -> None:
         self.inbox.put(Item("config", "", payload))
 
@@ -277,6 +313,7 @@ class Gateway:
                 log.error("hub did not confirm an alarm in time: sounding it locally",
                           extra={"kind": pending.kind, "device": pending.device,
                                  "event_id": pending.event_id})
+                self._local_received(pending)
                 self.outputs.sound(pending)
             if now >= next_beat:
                 next_beat = now + timedelta(seconds=self.cfg.heartbeat_s)
@@ -325,5 +362,8 @@ class Gateway:
             "fallback": {"waiting": self.fallback.waiting, "sounded": self.fallback.sounded,
                          "confirmed": self.fallback.confirmed},
             "uplink": {"published": self.uplink.published},
+            "feedback": {"ignored": self.shown.ignored, "rejected": self.feedback_rejected,
+                         "done": self.feedback_out.done, "failed": self.feedback_out.failed,
+                         "dropped": self.feedback_out.dropped},
             "devices": {k: v.as_json() for k, v in list(p.health.items())},
         })

@@ -247,6 +247,17 @@ class MqttAlertPublisher:
             return False
         return await link.publish(alerts_topic(alert.site), alert_message(alert))
 
+    def publish(self, topic: str, payload: bytes) -> asyncio.Future[bool]:
+        """Another hub message on the same link (QoS 1, e.g. resident feedback), handed
+        to paho now; the future is True once the broker acknowledged it, False at once
+        while there is no link yet."""
+        link = self._link
+        if link is None:
+            refused: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            refused.set_result(False)
+            return refused
+        return link.publish(topic, payload)
+
     async def attach(self, link: _Link | None) -> None:
         self._link = link
         if link is None:

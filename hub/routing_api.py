@@ -245,11 +245,23 @@ async def reject(
     return AlertOut.of(alert)
 
 
+class OnMyWayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Shown on the resident's device with "help is coming" (docs/resident-feedback.md).
+    expected_minutes: int | None = Field(default=None, ge=1, le=240)
+
+
 @router.post("/alerts/{alert_id}/on-my-way")
 async def on_my_way(
-    alert_id: str, principal: AlertActor, hub: HubDep, routing: RouterDep, request: Request
-) -> AlertOut:
+    alert_id: str, principal: AlertActor, hub: HubDep, routing: RouterDep, request: Request,
+    body: OnMyWayIn | None = None,
+) -> AlertOut:  # fmt: skip
     alert = await _commandable(hub, principal, alert_id, Command.ACCEPT)
+    feedback = getattr(request.app.state, "feedback", None)
+    if body is not None and body.expected_minutes is not None and feedback is not None:
+        # Before the accept: the "help_coming" that the accept sends carries it.
+        feedback.expect(alert_id, body.expected_minutes)
     if alert.state in (AlertState.RAISED, AlertState.NOTIFIED):
         alert = await hub.command(alert_id, Command.ACCEPT, principal.username)
     elif alert.accepted_by != principal.username:

@@ -24,6 +24,7 @@ from hub.channels.setup import start_routing
 from hub.consent import republish as consent_republish
 from hub.consent.jobs import run_jobs
 from hub.errors import ConfigError
+from hub.feedback_channel import ResidentFeedback
 from hub.gateway_config import GatewaySync, run_gateway_sync
 from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
 from hub.retention import RetentionSettings
@@ -131,6 +132,11 @@ async def running_hub(
         loop.add_signal_handler(signal.SIGHUP, reload_rules)
     publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))
     hub.add_notifier(publisher)
+    # Resident feedback goes out on the same link, right after the alert itself.
+    feedback = ResidentFeedback(
+        publisher.publish, lambda device: hub.registry.placement(device), hub.metrics.registry
+    )
+    hub.add_notifier(feedback)
     routing = await start_routing(
         hub,
         stop,
@@ -143,6 +149,7 @@ async def running_hub(
     tokens = TokenIssuer(ttl=timedelta(hours=settings.token_ttl_hours))
     app = create_app(hub, tokens, utcnow)
     routing_api.install(app, routing.router)
+    app.state.feedback = feedback
     sync = gateway_sync(settings)
     consent_republish.install(app, consent_republish.publisher_for(sync, store, utcnow))
     config = uvicorn.Config(

@@ -8,6 +8,7 @@ repository's mosquitto.conf with only ports and paths changed.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import ssl
@@ -183,3 +184,25 @@ async def test_a_gateway_reads_its_own_commands_not_anothers(broker: SecureBroke
                 if message.payload == b"for-a":
                     break
         assert got == [b"for-a"]
+
+
+async def test_resident_feedback_reaches_the_gateway_on_its_exact_commands_topic(
+    broker: SecureBroker,
+) -> None:
+    """The gateway subscribes to ``.../commands`` itself (gateway/config.py
+    ``commands_topic``), not ``commands/#``: the ACL must let that through too."""
+    async with (
+        client(broker, "trygg-hub", HUB_PASSWORD, tls=False, ident="hub") as hub,
+        client(broker, GW_A.username, broker.passwords[GW_A.username], ident="a") as gw_a,
+    ):
+        await gw_a.subscribe(f"{GW_B.prefix}/commands", qos=1)
+        await gw_a.subscribe(f"{GW_A.prefix}/commands", qos=1)
+        await hub.publish(f"{GW_B.prefix}/commands", b'{"state":"received","for":"b"}', qos=1)
+        await hub.publish(f"{GW_A.prefix}/commands", b'{"state":"received","for":"a"}', qos=1)
+        got = []
+        async with asyncio.timeout(5):
+            async for message in gw_a.messages:
+                got.append(json.loads(bytes(message.payload)))  # type: ignore[arg-type]
+                if got[-1]["for"] == "a":
+                    break
+        assert got == [{"state": "received", "for": "a"}]

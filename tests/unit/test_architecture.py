@@ -157,7 +157,7 @@ def test_the_pure_core_contract_catches_stdlib_imports(tmp_path: Path) -> None:
 # --- AST walk ---------------------------------------------------------------------------
 
 PURE_ROOTS = ["devices", "rules", "hub/alerts.py", "hub/decide.py", "gateway/pipeline.py",
-              "gateway/fallback.py", "gateway/clock.py"]
+              "gateway/fallback.py", "gateway/clock.py", "hub/feedback.py", "gateway/feedback.py"]
 FORBIDDEN_IMPORTS = frozenset(
     {
         "asyncio", "aiomqtt", "paho", "amqtt", "sqlite3", "psycopg", "psycopg_pool",

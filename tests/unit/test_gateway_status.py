@@ -18,7 +18,8 @@ TOP = {"schema": (int,), "online": (bool,), "ts": (str,), "site": (str,), "gatew
        "config_version": (int, type(None)), "next_seq": (int,), "accepted": (int,),
        "outbox": (dict,), "dropped": (dict,), "rejected": (dict,),
        "redelivered_skipped": (int,), "consent_dropped": (dict,), "unknown": (list,),
-       "clock": (dict,), "fallback": (dict,), "uplink": (dict,), "devices": (dict,)}
+       "clock": (dict,), "fallback": (dict,), "uplink": (dict,), "devices": (dict,),
+       "feedback": (dict,)}
 DEVICE = {"last_seen": (str, type(None)), "battery_pct": (int, type(None)),
           "battery_low": (bool, type(None)), "link_quality": (int, type(None)),
           "online": (bool, type(None))}
