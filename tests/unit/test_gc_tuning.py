@@ -1,4 +1,4 @@
-"""The hub's garbage-collector settings: start-up objects frozen, the thresholds left alone,
+"""The hub's garbage-collector settings: start-up objects frozen, young passes rarer,
 and reference cycles made afterwards still collected."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from hub import gc_tuning
 @pytest.fixture
 def restored() -> Iterator[None]:
     """The test process keeps its own settings: undo what tune() does."""
+    thresholds = gc.get_threshold()
     try:
         yield
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 class Node:
@@ -26,10 +28,9 @@ class Node:
         self.other: Node | None = None
 
 
-def test_tune_freezes_start_up_and_keeps_the_thresholds(restored: None) -> None:
-    before = gc.get_threshold()
+def test_tune_freezes_start_up_and_raises_the_thresholds(restored: None) -> None:
     gc_tuning.tune()
-    assert gc.get_threshold() == before
+    assert gc.get_threshold() == gc_tuning.THRESHOLDS
     assert gc.get_freeze_count() > 0
     assert gc.isenabled()
 
