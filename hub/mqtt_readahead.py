@@ -7,7 +7,7 @@ receives pays about five system calls and a thread switch per event. Profiling
 ``trygg bench ingest --store postgres`` showed paho's network thread as the
 largest CPU user in the hub process, most of it in ``select`` and ``recv``.
 
-:class:`ReadAheadClient` changes two things and nothing else:
+:class:`ReadAheadClient` changes three things and nothing else:
 
 - ``_sock_recv`` serves paho's small reads from a buffer filled by one
   ``recv`` of up to :data:`READ_AHEAD` bytes; a new socket (reconnect) starts
@@ -18,6 +18,12 @@ largest CPU user in the hub process, most of it in ``select`` and ``recv``.
   buffer), writing queued packets (PUBACKs) every
   :data:`WRITE_EVERY` packets so acknowledgements never wait for a quiet
   moment.
+- ``_handle_publish`` decodes an MQTT 5 PUBLISH that carries no properties
+  (what Mosquitto sends the hub: a zero property length) without building a
+  paho ``Properties`` object, which alone cost more CPU than the rest of the
+  decoding (about 35 of 60 µs per message on this machine under load;
+  ``message.properties`` is None then, as for MQTT 3.1.1). A PUBLISH with
+  properties, or any other protocol or QoS, goes through paho's own code.
 
 Backpressure is unchanged: ``on_message`` still blocks on the hub's full
 inbox, and then nothing more is read. ``_sock_recv`` is a private paho method;
@@ -30,11 +36,13 @@ from __future__ import annotations
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.client import MQTTMessage
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
 READ_AHEAD = 64 * 1024
 WRITE_EVERY = 256
 YIELD_AFTER = 10_000  # packets; then back to paho's loop (keepalive, stop) once the buffer is empty
+_LOG_PUBLISH = "Received PUBLISH (d%d, q%d, r%d, m%d), '%s', properties=%s, ...  (%d bytes)"
 
 
 def supported() -> bool:
@@ -79,3 +87,34 @@ class ReadAheadClient(mqtt.Client):
                 rc = self.loop_write()
                 if rc:
                     return rc
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        command: int = self._in_packet["command"]
+        packet: bytes | bytearray = self._in_packet["packet"]
+        qos = (command & 0x06) >> 1
+        # MQTT 5 PUBLISH, QoS 1: topic length (2), topic, packet id (2), property length.
+        size = int.from_bytes(packet[:2], "big") if len(packet) >= 2 else 0
+        props_at = 2 + size + 2
+        if (
+            self._protocol != MQTTProtocolVersion.MQTTv5
+            or qos != 1
+            or size == 0  # a topic alias: it comes with properties
+            or len(packet) <= props_at
+            or packet[props_at] != 0
+        ):
+            return super()._handle_publish()
+        mid = int.from_bytes(packet[2 + size : props_at], "big")
+        message = MQTTMessage(mid, bytes(packet[2 : 2 + size]))
+        message.dup = bool(command & 0x08)
+        message.qos = 1
+        message.retain = bool(command & 0x01)
+        message.payload = bytes(packet[props_at + 1 :])
+        if self.on_log is not None or self._logger is not None:
+            topic = message._topic.decode("utf-8", "backslashreplace")
+            self._easy_log(mqtt.MQTT_LOG_DEBUG, _LOG_PUBLISH, message.dup, message.qos,
+                           message.retain, message.mid, topic, None, len(message.payload))  # fmt: skip
+        message.timestamp = mqtt.time_func()
+        self._handle_on_message(message)
+        if self._manual_ack:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self._send_puback(message.mid)

@@ -50,6 +50,13 @@ RuleFn = Callable[[Any, EventBase, datetime, Placement | None], tuple[Any, list[
 
 OPEN_STATES = tuple(s for s in AlertState if s.is_open)
 SEEN_IDS = 200_000  # recently seen event ids kept for duplicate detection
+# Events per commit at most. Under a flood every commit is full and a commit
+# has a large fixed part: on the loaded bench machine ~250 ms per 1,935 events
+# and ~345 ms per 4,450 (PostgreSQL backlog runs back to back, 7,751 vs 12,163
+# events/s; docs/benchmarks.md). Half of hub.mqtt.PENDING_MAX, so the next batch
+# is handled while one commits. Under a light load a batch is what arrived while
+# the previous commit ran, so this never delays an ack.
+MAX_BATCH = 5_000
 MAX_SKEW = timedelta(minutes=5)
 RETRY_MAX_S = 30.0
 COMMAND_PERSIST_WAIT_S = 5.0
@@ -103,7 +110,7 @@ class Hub:
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[], str] = new_alert_id,
         rules: RuleFn | None = None,
-        max_batch: int = 2000,
+        max_batch: int = MAX_BATCH,
         resident_cancel_window_s: float = resident_cancel.DEFAULT_WINDOW_S,
     ) -> None:
         self.store = store

@@ -513,8 +513,9 @@ def rows(b: IngestBench) -> list[tuple[str, str]]:
         ("hub CPU s per 1k events", f"{1000 * ing.get('cpu_s', 0) / max(b.events, 1):.3f}"),
         ("peak RSS MB: hub / bare subscriber",
          f"{fin.get('rss_mb', ing.get('rss_mb', 0)):.0f} / {b.bare.get('rss_mb', 0):.0f}"),
-        ("hub store commits (mean events per commit)",
-         f"{ing.get('batches', 0):.0f} ({ing.get('mean_batch', 0):.0f})"),
+        ("hub store commits (mean events, mean ms per commit)",
+         f"{ing.get('batches', 0):.0f} ({ing.get('mean_batch', 0):.0f},"
+         f" {1000 * ing.get('commit_s', 0) / max(ing.get('batches', 0), 1):.0f} ms)"),
         (f"alert latency p50 / p99 / max ms at {b.rate:g} ev/s",
          f"{_ms(b.latency_ms(50))} / {_ms(b.latency_ms(99))} / {_ms(b.latency_ms(100))}"),
         ("alerts seen / expected", f"{alerts_seen} / {expected}"

@@ -466,6 +466,7 @@ class Tally:
 
 
 async def run_hub(a: argparse.Namespace) -> None:
+    from hub import gc_tuning
     from hub.metrics import Metrics
     from hub.mqtt import BrokerSettings, MqttAlertPublisher, run_ingest
     from hub.service import Hub
@@ -481,6 +482,7 @@ async def run_hub(a: argparse.Namespace) -> None:
     # Bench devices send many times faster than any real sensor: no flood containment.
     hub.flood = FloodGuard(limit=1_000_000)
     await hub.start()
+    gc_tuning.tune()  # as `trygg hub` does once its hub has started
     hub.handle_message = tally.wrap_handler(hub.handle_message, site_prefix(a.tag))  # type: ignore[method-assign]
     # Wired as trygg.runtime wires it.
     publisher = MqttAlertPublisher(on_delivered=lambda alert: hub.delivered(alert, "mqtt"))

@@ -92,6 +92,7 @@ def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
     """Run the hub against a broker (settings from TRYGG_* environment variables)."""
     from rich.markup import escape
 
+    from hub import gc_tuning
     from hub.channels.setup import check_routing
     from hub.errors import ConfigError
     from hub.routing.config import RoutingInvalid
@@ -117,6 +118,7 @@ def hub(log_level: Annotated[str, typer.Option()] = "INFO") -> None:
 
     async def main(stop: asyncio.Event) -> None:
         async with running_hub(settings, store, stop):
+            gc_tuning.tune()  # started, before the flood: see hub/gc_tuning.py
             await stop.wait()
 
     _run(main)

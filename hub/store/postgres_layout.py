@@ -13,6 +13,13 @@ month on ``ts`` with a default partition. :func:`maintain` runs at every start
   older than the retention are deleted. A partition made for rows that already
   sit in the default partition takes them over first.
 
+Both: ``event_ids`` (migration 0009, the ingest path's duplicate check) loses
+the ids older than the retention whose events are gone. An id whose row is
+still in ``events`` (a partition straddling the cutoff, a chunk TimescaleDB has
+not dropped yet) stays, so a redelivered copy of it is still refused; an id
+whose row an earlier, stricter retention deleted stays until the cutoff, so a
+redelivered copy does not bring the deleted event back.
+
 The calendar arithmetic (:func:`month_start`, :func:`months_between`,
 :func:`partition_name`) is pure and tested without a database.
 """
@@ -38,6 +45,7 @@ class Layout:
     timescale: bool
     created: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
+    pruned_ids: int = 0
 
     @property
     def path(self) -> str:
@@ -108,7 +116,7 @@ def maintain(
     if has_timescale(conn):
         conn.execute("SELECT remove_retention_policy('events', if_exists => true)")
         conn.execute("SELECT add_retention_policy('events', %s::interval)", (retention,))
-        return Layout(timescale=True)
+        return Layout(timescale=True, pruned_ids=prune_event_ids(conn, now - retention))
     existing = _partitions(conn)
     created = []
     for start in wanted_partitions(now, retention):
@@ -120,7 +128,23 @@ def maintain(
     for name in dropped:
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
     conn.execute("DELETE FROM events_default WHERE ts < %s", (now - retention,))
-    return Layout(timescale=False, created=tuple(created), dropped=tuple(dropped))
+    pruned = prune_event_ids(conn, now - retention)
+    return Layout(
+        timescale=False, created=tuple(created), dropped=tuple(dropped), pruned_ids=pruned
+    )
+
+
+def prune_event_ids(conn: psycopg.Connection[tuple[object, ...]], before: datetime) -> int:
+    """Forget the ids of events older than ``before`` that ``events`` no longer holds.
+
+    The probe into ``events`` gives the partition key (ts) with the id, so it
+    reads one partition's primary key, not every partition.
+    """
+    return conn.execute(
+        "DELETE FROM event_ids AS k WHERE k.ts < %s"
+        " AND NOT EXISTS (SELECT 1 FROM events AS e WHERE e.ts = k.ts AND e.id = k.id)",
+        (before,),
+    ).rowcount
 
 
 def _partitions(conn: psycopg.Connection[tuple[object, ...]]) -> set[str]:

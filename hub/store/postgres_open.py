@@ -59,7 +59,7 @@ async def maintain_daily(hub: Hub, stop: asyncio.Event, every_s: float = MAINTAI
             log.info(
                 "store upkeep done",
                 extra={"events_layout": layout.path, "created": list(layout.created),
-                       "dropped": list(layout.dropped)},
+                       "dropped": list(layout.dropped), "event_ids_pruned": layout.pruned_ids},
             )  # fmt: skip
         except Exception:
             log.exception("store upkeep failed; retrying tomorrow")

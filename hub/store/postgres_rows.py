@@ -60,13 +60,17 @@ SELECT_EVENTS = f"SELECT {EVENT_COLUMNS} FROM events{{where}} ORDER BY position 
 SELECT_EVENTS_BY_ID = f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY(%s)"
 
 # A batch is COPYed into this session's temporary table, then moved in one
-# statement: only ids not stored yet (and the first copy of an id the batch holds
-# twice), numbered in arrival order, so positions skip no numbers; the devices
-# heard from get their last_seen in the same statement.
+# statement: its ids go into event_ids (migration 0009), and the rows whose id
+# went in there (not stored before) go into events, numbered in arrival order
+# so positions skip no numbers; the devices heard from get their last_seen in
+# the same statement. The primary key of event_ids is the duplicate check: one
+# index probe per event whatever events holds, and two writers racing on an id
+# are serialised by it. A batch holds each id once (event_rows keeps the first
+# copy): a second copy would pass the join below twice.
 CREATE_INCOMING = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS incoming (ord int NOT NULL, id text NOT NULL,"
-    " site text NOT NULL, gateway text NOT NULL, device text NOT NULL, kind text NOT NULL,"
-    " ts timestamptz NOT NULL, seq bigint NOT NULL, data jsonb NOT NULL,"
+    'CREATE TEMPORARY TABLE IF NOT EXISTS incoming (ord int NOT NULL, id text COLLATE "C"'
+    " NOT NULL, site text NOT NULL, gateway text NOT NULL, device text NOT NULL,"
+    " kind text NOT NULL, ts timestamptz NOT NULL, seq bigint NOT NULL, data jsonb NOT NULL,"
     " received_at timestamptz NOT NULL) ON COMMIT DELETE ROWS"
 )
 COPY_INCOMING = (
@@ -74,13 +78,13 @@ COPY_INCOMING = (
 )
 MOVE_INCOMING = """
 WITH fresh AS (
-    SELECT DISTINCT ON (i.id) i.*
-    FROM incoming AS i
-    WHERE NOT EXISTS (SELECT 1 FROM events AS e WHERE e.id = i.id)
-    ORDER BY i.id, i.ord
+    INSERT INTO event_ids (id, ts)
+    SELECT id, ts FROM incoming
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
 ), numbered AS (
     SELECT nextval('events_position_seq') AS position, f.*
-    FROM (SELECT * FROM fresh ORDER BY ord) AS f
+    FROM (SELECT i.* FROM incoming AS i JOIN fresh USING (id) ORDER BY i.ord) AS f
 ), added AS (
     INSERT INTO events (position, id, site, gateway, device, kind, ts, seq, data, received_at)
     SELECT position, id, site, gateway, device, kind, ts, seq, data, received_at FROM numbered
@@ -95,14 +99,19 @@ SELECT count(*) FROM added
 
 
 def event_rows(events: Sequence[tuple[EventBase, datetime]]) -> list[Row]:
+    """COPY rows for ``incoming``: the first copy of each id, ``ord`` in arrival order."""
     checked: dict[datetime, datetime] = {}  # a batch usually shares one received_at
-    rows = []
-    for ord_, (event, received) in enumerate(events):
+    taken: set[str] = set()
+    rows: list[Row] = []
+    for event, received in events:
+        if event.id in taken:
+            continue
+        taken.add(event.id)
         seen = checked.get(received)
         if seen is None:
             seen = checked[received] = utc(received)
         rows.append(
-            (ord_, event.id, event.site, event.gateway, event.device, event.kind, event.ts,
+            (len(rows), event.id, event.site, event.gateway, event.device, event.kind, event.ts,
              event.seq, event.data.model_dump_json(), seen)
         )  # fmt: skip
     return rows

@@ -173,6 +173,18 @@ def test_append_is_idempotent_by_id(store: Store) -> None:
     assert len(store.list_events(EventFilter())) == 4
 
 
+def test_an_id_stored_once_is_refused_under_another_month(store: Store) -> None:
+    # PostgreSQL partitions events by month and its key holds ts: the refusal
+    # must come from the id alone (event_ids, migration 0009), not from (ts, id).
+    first = ev(seq=1, ts=datetime.now(UTC) - timedelta(days=1))
+    later = first.model_copy(update={"ts": first.ts + timedelta(days=45)})
+    assert store.append_events(received([first])) == 1
+    assert store.append_events(received([later, ev(seq=2)])) == 1
+    stored = [s.event for s in store.list_events(EventFilter())]
+    assert [e.ts for e in stored if e.id == first.id] == [first.ts]
+    assert len(stored) == 2
+
+
 def test_append_nothing(store: Store) -> None:
     assert store.append_events([]) == 0
 
