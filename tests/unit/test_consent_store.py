@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sqlite3
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import uuid6
+from storekit import BACKENDS, migrated_store
 
 from devices.events import EventBase, make_event
 from hub.alerts import AlertState
@@ -27,28 +27,16 @@ from hub.store.base import (
     Store,
     Unit,
 )
-from hub.store.memory import MemoryStore
-from hub.store.postgres import PostgresStore
 from hub.store.sqlite import SqliteStore
 
 from builders import alert, covering_basis
-from pgtools import pg_schema
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with contextlib.ExitStack() as stack:
-        backend: Store
-        if request.param == "postgres":
-            dsn, schema = stack.enter_context(pg_schema(request.getfixturevalue("postgres_dsn")))
-            backend = PostgresStore(dsn, schema=schema)
-        elif request.param == "memory":
-            backend = MemoryStore()
-        else:
-            backend = SqliteStore(tmp_path / "t.db")
-        stack.callback(backend.close)
+    with migrated_store(request, tmp_path) as backend:
         yield from _seeded(backend)
 
 

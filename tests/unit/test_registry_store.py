@@ -7,13 +7,13 @@ keep their credential hash and state.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from storekit import BACKENDS, migrated_store
 
 from devices.lifecycle import DeviceState, Location
 from hub.errors import StoreError
@@ -26,29 +26,14 @@ from hub.registry.records import (
     GatewayState,
 )
 from hub.store.base import Device, PlacementRecord, Resident, Site, Store, Unit
-from hub.store.memory import MemoryStore
-from hub.store.postgres import PostgresStore
-from hub.store.sqlite import SqliteStore
-
-from pgtools import pg_schema
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 OSLO = timezone(timedelta(hours=1))
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with contextlib.ExitStack() as stack:
-        backend: Store
-        if request.param == "postgres":
-            dsn, schema = stack.enter_context(pg_schema(request.getfixturevalue("postgres_dsn")))
-            backend = PostgresStore(dsn, schema=schema)
-        elif request.param == "memory":
-            backend = MemoryStore()
-        else:
-            backend = SqliteStore(tmp_path / "t.db")
-        stack.callback(backend.close)
-        backend.migrate()
+    with migrated_store(request, tmp_path) as backend:
         backend.upsert_site(Site("site-1", "Solsiden"))
         backend.upsert_site(Site("site-2", "Bakken"))
         backend.upsert_unit(Unit("unit-A", "site-1", "A"))

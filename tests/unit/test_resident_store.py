@@ -3,40 +3,26 @@ for every store backend (memory fake, SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from storekit import BACKENDS, migrated_store
 
 from hub.alerts import AlertState, Transition
 from hub.errors import StoreError
 from hub.store.base import Account, Resident, Role, Site, Store, Unit
-from hub.store.memory import MemoryStore
-from hub.store.postgres import PostgresStore
-from hub.store.sqlite import SqliteStore
 from rules.decisions import Category
 
 from builders import alert
-from pgtools import pg_schema
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with contextlib.ExitStack() as stack:
-        backend: Store
-        if request.param == "postgres":
-            dsn, schema = stack.enter_context(pg_schema(request.getfixturevalue("postgres_dsn")))
-            backend = PostgresStore(dsn, schema=schema)
-        elif request.param == "memory":
-            backend = MemoryStore()
-        else:
-            backend = SqliteStore(tmp_path / "t.db")
-        stack.callback(backend.close)
-        backend.migrate()
+    with migrated_store(request, tmp_path) as backend:
         backend.upsert_site(Site("site-1", "Solsiden"))
         backend.upsert_unit(Unit("unit-A", "site-1", "A"))
         for rid, name in (("res-A", "Ingrid"), ("res-B", "Magnus"), ("res-C", "Sigrid")):
