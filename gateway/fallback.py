@@ -12,8 +12,15 @@ Pure: the service passes instants in; no clock, no I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+
+
+def is_cancel_key(kind: str, data: Mapping[str, Any]) -> bool:
+    """A press of the device's cancel key (``press: cancel``): the resident calls off."""
+    return kind == "alarm.button" and data.get("press") == "cancel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,15 @@ class Fallback:
     def watch(self, event_id: str, device: str, kind: str, now: datetime) -> None:
         if kind in self.kinds:
             self._pending[event_id] = Pending(event_id, device, kind, now + self.after)
+
+    def withdraw(self, device: str, kind: str = "alarm.button") -> int:
+        """The resident called the alarm off on the device itself (its cancel key): the
+        device's waiting ``kind`` alarms do not sound. Only the alarm button: a cancel
+        never silences a fall or smoke alarm (the hub never quiets those either)."""
+        gone = [p.event_id for p in self._pending.values() if p.device == device and p.kind == kind]
+        for event_id in gone:
+            del self._pending[event_id]
+        return len(gone)
 
     def confirm(self, event_ids: list[str] | tuple[str, ...]) -> None:
         for event_id in event_ids:

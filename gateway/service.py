@@ -36,7 +36,7 @@ from devices.reading import Reading
 from gateway import config as conf
 from gateway.clock import SkewProbe
 from gateway.config import DeviceConfig, GatewayConfig
-from gateway.fallback import Fallback, Pending
+from gateway.fallback import Fallback, Pending, is_cancel_key
 from gateway.feedback import Shown, plan, shows_feedback
 from gateway.feedback_outputs import FeedbackOutputs
 from gateway.inputs import SESSION_EXPIRY_S, Item, LocalMqtt, SerialLine
@@ -168,6 +168,7 @@ class Gateway:
         rows: list[Row] = []
         dead: list[tuple[str, bytes, str]] = []
         inputs: list[tuple[int, str, float]] = []
+        cancels: set[str] = set()  # ids of cancel-key presses in this batch
         for item in batch:
             if item.mid is not None:
                 item_digest = digest(item.source, item.key, item.payload)
@@ -177,13 +178,18 @@ class Gateway:
             try:
                 for device, reading in self._convert(item, now):
                     rows.append(self._stamp(self.seq + len(rows), device, reading, now))
+                    if is_cancel_key(reading.kind, reading.data):
+                        cancels.add(rows[-1].id)
             except Exception as exc:  # a bug or an unforeseen payload: keep it, go on
                 log.exception("input failed; dead-lettered", extra={"source": item.source})
                 self.pipeline.rejected["internal_error"] += 1
                 dead.append((item.source, item.payload, repr(exc)[:500]))
         with self._fallback_lock:  # before the rows can leave: a fast confirmation is not missed
             for row in rows:
-                self.fallback.watch(row.id, row.device, row.kind, now)
+                if row.id in cancels:  # the cancel key is no alarm: it calls the press off
+                    self.fallback.withdraw(row.device)
+                else:
+                    self.fallback.watch(row.id, row.device, row.kind, now)
         states = self.pipeline.take_dirty()
         delay = 0.1
         while True:

@@ -13,7 +13,7 @@ from devices.framing import sentence
 from devices.reading import Reading
 from gateway.clock import SkewProbe
 from gateway.config import DeviceConfig
-from gateway.fallback import Fallback
+from gateway.fallback import Fallback, is_cancel_key
 from gateway.outbox import Outbox, Row
 from gateway.pipeline import Pipeline
 
@@ -75,6 +75,30 @@ def test_fallback_sounds_unconfirmed_alarms_once() -> None:
     assert due.event_id == "b"
     assert fb.due(T0 + timedelta(seconds=60)) == []
     assert (fb.confirmed, fb.sounded, fb.waiting) == (1, 1, 0)
+
+
+def test_the_cancel_key_withdraws_the_devices_waiting_button_alarm_and_nothing_else() -> None:
+    fb = Fallback(timedelta(seconds=5), frozenset({"alarm.button", "fall.detected"}))
+    fb.watch("press", "btn", "alarm.button", T0)
+    fb.watch("fall", "btn", "fall.detected", T0)  # a fall is never called off locally
+    fb.watch("other", "btn-2", "alarm.button", T0)  # another resident's button
+    assert fb.withdraw("btn") == 1
+    due = fb.due(T0 + timedelta(seconds=5))
+    assert sorted(p.event_id for p in due) == ["fall", "other"]
+    assert fb.withdraw("btn") == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "cancel"),
+    [
+        ("alarm.button", {"press": "cancel"}, True),
+        ("alarm.button", {"press": "single"}, False),
+        ("alarm.button", {}, False),
+        ("fall.detected", {"press": "cancel"}, False),
+    ],
+)
+def test_is_cancel_key(kind: str, data: dict[str, str], cancel: bool) -> None:
+    assert is_cancel_key(kind, data) is cancel
 
 
 def test_skew_probe() -> None:
