@@ -58,11 +58,13 @@ from devices.localtime import TimeWindow
 __all__ = [
     "NO_BASIS_KINDS",
     "REASONS",
+    "REFUSALS",
     "BasisKind",
     "LegalBasis",
     "Verdict",
     "basis_from_json",
     "basis_to_json",
+    "best_verdict",
     "check",
     "check_basis",
     "index_bases",
@@ -90,9 +92,9 @@ NO_BASIS_KINDS: Mapping[str, str] = {
 }
 
 # Refusals, best first: the verdict names the refusing basis that came closest.
-_REFUSALS = ("outside_window", "not_yet_valid", "not_approved", "expired", "withdrawn")
+REFUSALS = ("outside_window", "not_yet_valid", "not_approved", "expired", "withdrawn")
 REASONS: frozenset[str] = frozenset(
-    {"allowed", "no_basis", "not_personal", "own_call", "unknown_kind", *_REFUSALS}
+    {"allowed", "no_basis", "not_personal", "own_call", "unknown_kind", *REFUSALS}
 )
 
 _ROLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
@@ -221,25 +223,28 @@ def check(
         return Verdict(True, free)
     if resident_id is None:
         return Verdict(True, "not_personal")
+    return best_verdict((b for b in bases if b.covers(resident_id, kind)), at, tz)
+
+
+def best_verdict(bases: Iterable[LegalBasis], at: datetime, tz: ZoneInfo) -> Verdict:
+    """The verdict of the bases that apply: allowed by the smallest allowing id (so the
+    verdict never depends on order), else the refusal that came closest, else ``no_basis``."""
     best: tuple[int, str] | None = None
     allowed: str | None = None
     for basis in bases:
-        if not basis.covers(resident_id, kind):
-            continue
         reason = check_basis(basis, at, tz)
         if reason == "allowed":
-            # The smallest id of the allowing bases, so the verdict never depends on order.
             if allowed is None or basis.id < allowed:
                 allowed = basis.id
             continue
-        rank = (_REFUSALS.index(reason), basis.id)
+        rank = (REFUSALS.index(reason), basis.id)
         if best is None or rank < best:
             best = rank
     if allowed is not None:
         return Verdict(True, "allowed", allowed)
     if best is None:
         return Verdict(False, "no_basis")
-    return Verdict(False, _REFUSALS[best[0]], best[1])
+    return Verdict(False, REFUSALS[best[0]], best[1])
 
 
 def index_bases(bases: Iterable[LegalBasis]) -> dict[tuple[str, str], tuple[LegalBasis, ...]]:

@@ -22,10 +22,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from hub.relatives.model import Relative
-from rules.consent import LegalBasis, Verdict, check_basis
+from rules.consent import REFUSALS, LegalBasis, Verdict, best_verdict
 
-# Refusals, best first (as rules.consent ranks them): the reason given is the closest.
-_REFUSALS = ("outside_window", "not_yet_valid", "not_approved", "expired", "withdrawn")
 NO_RELATIVE = "no relative registered"
 NO_BASIS = "no basis"
 
@@ -48,24 +46,8 @@ def may_tell(
 ) -> Verdict:
     """``Verdict(True, "allowed", basis)`` when a basis in force names the relative for
     ``kind``; else the closest refusal, or ``no_basis`` when no basis names them."""
-    allowed: str | None = None
-    best: tuple[int, str] | None = None
-    for basis in bases:
-        if not basis.covers(resident_id, kind) or relative_id not in basis.notify_relatives:
-            continue
-        reason = check_basis(basis, at, tz)
-        if reason == "allowed":
-            if allowed is None or basis.id < allowed:
-                allowed = basis.id
-            continue
-        rank = (_REFUSALS.index(reason), basis.id)
-        if best is None or rank < best:
-            best = rank
-    if allowed is not None:
-        return Verdict(True, "allowed", allowed)
-    if best is None:
-        return Verdict(False, "no_basis")
-    return Verdict(False, _REFUSALS[best[0]], best[1])
+    named = (b for b in bases if b.covers(resident_id, kind) and relative_id in b.notify_relatives)
+    return best_verdict(named, at, tz)
 
 
 def reach(
@@ -89,6 +71,6 @@ def reach(
     if allowed:
         return Reach(allowed, "")
     refusals = sorted(
-        (_REFUSALS.index(v.reason), v.reason) for _, v in verdicts if v.reason in _REFUSALS
+        (REFUSALS.index(v.reason), v.reason) for _, v in verdicts if v.reason in REFUSALS
     )
     return Reach((), f"{NO_BASIS} ({refusals[0][1]})" if refusals else NO_BASIS)
